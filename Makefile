@@ -1,0 +1,112 @@
+# edgebox — one readable Makefile.
+#
+#   make          build the daemon, the CLI, the tests and the benchmarks
+#   make run      install what is missing, then start the box on config/sim.conf
+#   make test     install what is missing, build and run every test
+#   make asan     the tests under AddressSanitizer and UndefinedBehaviorSanitizer
+#   make bench    the benchmarks, each as a ratio against a reference run alongside
+#   make deps     install missing Debian packages and the dlib models (idempotent)
+#   make install  PREFIX=/usr/local DESTDIR=
+#
+# BUILD picks the output folder, so sanitizer and plain builds never mix.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= gcc
+CXX     ?= g++
+OPT     ?= -O2 -g
+SAN     ?=
+
+WARN     := -Wall -Wextra -Werror
+CPPFLAGS += -I. -D_GNU_SOURCE
+CFLAGS   += -std=gnu11 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
+CXXFLAGS += -std=gnu++17 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
+LDFLAGS  += $(SAN) -pthread
+LDLIBS   += -lbluetooth -lv4l2 -lgpiod -lsqlite3 -lcurl -lcjson -lpcre2-8 -ljpeg -lm
+
+MAINS      := firmware/edgeboxd.c firmware/edgeboxctl.c
+LIB_SRCS   := $(filter-out $(MAINS),$(wildcard firmware/*.c hal/*.c drivers/*.c agent/*.c))
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB        := $(BUILD)/libedgebox.a
+
+TEST_SUPPORT := $(wildcard tests/support/*.c) tests/harness.c
+TEST_SUPPORT_OBJS := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
+BINS       := $(BUILD)/bin/edgeboxd $(BUILD)/bin/edgeboxctl
+
+.PHONY: all deps run test check asan bench install clean format format-check
+
+all: $(BINS) $(TESTS) $(BENCHES)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/obj/firmware/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lck -o $@
+
+deps:
+	@sh firmware/deps.sh
+
+run: deps $(BINS)
+	sh firmware/run-sim.sh $(BUILD)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/run.sh $(BUILD)/tests
+
+check: test
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		build-asan/bin/edgeboxd build-asan/bin/edgeboxctl \
+		$(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		EDGEBOX_BIN=build-asan/bin sh tests/run.sh build-asan/tests
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/run.sh $(BUILD)
+
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/edgebox \
+		$(DESTDIR)/etc/edgebox $(DESTDIR)/lib/systemd/system
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	cp -R skills catalog config $(DESTDIR)$(PREFIX)/share/edgebox/
+	install -m 0644 config/edgebox.conf $(DESTDIR)/etc/edgebox/edgebox.conf
+	sed 's|@PREFIX@|$(PREFIX)|g' firmware/edgeboxd.service > \
+		$(DESTDIR)/lib/systemd/system/edgeboxd.service
+
+clean:
+	rm -rf build build-asan
+
+FORMAT_SRCS = $(wildcard firmware/*.[ch] hal/*.[ch] drivers/*.[ch] agent/*.[ch] tests/*.[ch])
+
+format:
+	clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

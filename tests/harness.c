@@ -1,0 +1,102 @@
+#include "test.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define TEST_MAX 512
+
+static struct {
+	const char *name;
+	test_fn fn;
+} tests[TEST_MAX];
+static int ntests;
+static int current_failed;
+static char tmpdir[256];
+
+void test_register(const char *name, test_fn fn)
+{
+	if (ntests == TEST_MAX) {
+		fprintf(stderr, "harness: more than %d tests in one binary\n", TEST_MAX);
+		exit(2);
+	}
+	tests[ntests].name = name;
+	tests[ntests].fn = fn;
+	ntests++;
+}
+
+void test_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	current_failed = 1;
+	printf("    %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+int test_failed(void)
+{
+	return current_failed;
+}
+
+static void remove_tmpdir(void)
+{
+	char cmd[300];
+
+	if (tmpdir[0] && !getenv("TEST_KEEP_TMP")) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "harness: could not remove %s\n", tmpdir);
+	}
+}
+
+const char *test_tmpdir(void)
+{
+	if (!tmpdir[0]) {
+		snprintf(tmpdir, sizeof(tmpdir), "/tmp/edgebox-test-XXXXXX");
+		if (!mkdtemp(tmpdir)) {
+			perror("harness: mkdtemp");
+			exit(2);
+		}
+		atexit(remove_tmpdir);
+	}
+	return tmpdir;
+}
+
+static int selected(int argc, char **argv, const char *name)
+{
+	int i;
+
+	if (argc < 2)
+		return 1;
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	int i, passed = 0, failed = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (i = 0; i < ntests; i++) {
+		if (!selected(argc, argv, tests[i].name))
+			continue;
+		current_failed = 0;
+		tests[i].fn();
+		if (current_failed) {
+			printf("FAIL %s.%s\n", prog, tests[i].name);
+			failed++;
+		} else {
+			printf("ok   %s.%s\n", prog, tests[i].name);
+			passed++;
+		}
+	}
+	printf("%s: %d passed, %d failed\n", prog, passed, failed);
+	return failed ? 1 : 0;
+}

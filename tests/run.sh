@@ -1,0 +1,32 @@
+#!/bin/sh
+# Runs every test binary in $1 (default build/tests) from the repository root
+# and ends with one line "N passed, N failed"; exit 1 on any failure.
+# A binary that crashes or prints no summary counts as one failure.
+dir=${1:-build/tests}
+passed=0
+failed=0
+out=$(mktemp)
+for t in "$dir"/test_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	timeout "${TEST_TIMEOUT:-300}" "$t" >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	summary=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed$" "$out" | tail -n 1)
+	if [ -z "$summary" ]; then
+		echo "FAIL $name: exited with status $rc before printing its summary"
+		failed=$((failed + 1))
+		continue
+	fi
+	p=$(echo "$summary" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+	f=$(echo "$summary" | sed -E 's/.* ([0-9]+) failed$/\1/')
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL $name: exited with status $rc"
+		failed=$((failed + 1))
+	fi
+done
+rm -f "$out"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
