@@ -207,6 +207,17 @@ int config_load_string(const char *name, const char *base_dir, const char *text,
 				  CONFIG_MAX_ENTRIES);
 			goto free_config;
 		}
+		/* An unquoted value ends at a " #" or " ;" comment. */
+		if (value[0] != '"' && value[0] != '\'') {
+			char *q;
+
+			for (q = value; *q; q++)
+				if ((*q == '#' || *q == ';') && q > value && isspace((unsigned char)q[-1])) {
+					*q = '\0';
+					value = trim(value);
+					break;
+				}
+		}
 		/* Strip one pair of matching quotes so values may keep spaces. */
 		len = strlen(value);
 		if (len >= 2 && (value[0] == '"' || value[0] == '\'') && value[len - 1] == value[0]) {
@@ -317,8 +328,43 @@ static int bad_value(const struct config *c, const char *section, const char *ke
 {
 	const struct config_entry *e = find(c, section, key);
 
+	if (e && e->line == 0)
+		return fail(err, -EINVAL, "--set %s.%s: expected %s, got '%s'", section, key,
+			    expected, e->value);
 	return fail(err, -EINVAL, "%s:%d: [%s] %s: expected %s, got '%s'", c->name, e ? e->line : 0,
 		    section, key, expected, e ? e->value : "");
+}
+
+int config_set(struct config *c, const char *assignment, struct config_error *err)
+{
+	char section[128], key[128];
+	const char *dot, *eq;
+	struct config_entry *e;
+
+	dot = strchr(assignment, '.');
+	eq = strchr(assignment, '=');
+	if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1 ||
+	    (size_t)(dot - assignment) >= sizeof(section) || (size_t)(eq - dot - 1) >= sizeof(key))
+		return fail(err, -EINVAL, "--set %s: expected section.key=value", assignment);
+	memcpy(section, assignment, (size_t)(dot - assignment));
+	section[dot - assignment] = '\0';
+	memcpy(key, dot + 1, (size_t)(eq - dot - 1));
+	key[eq - dot - 1] = '\0';
+	if (!valid_name(section) || !valid_name(key))
+		return fail(err, -EINVAL, "--set %s: section and key must be letters, digits, "
+			    "'_', '-' or '.'", assignment);
+	if (c->n >= CONFIG_MAX_ENTRIES)
+		return fail(err, -E2BIG, "--set %s: more than %d keys", assignment,
+			    CONFIG_MAX_ENTRIES);
+	e = &c->entries[c->n];
+	e->section = strdup(section);
+	e->key = strdup(key);
+	e->value = strdup(eq + 1);
+	e->line = 0;
+	c->n++;
+	if (!e->section || !e->key || !e->value || add_section(c, section) < 0)
+		return fail(err, -ENOMEM, "out of memory");
+	return 0;
 }
 
 int config_str(const struct config *c, const char *section, const char *key, const char *def,
@@ -423,7 +469,7 @@ int config_enum(const struct config *c, const char *section, const char *key, co
 int config_path(const struct config *c, const char *section, const char *key, const char *def,
 		bool required, char *buf, size_t len, struct config_error *err)
 {
-	const char *v;
+	const char *v = NULL;
 	int n, rc;
 
 	rc = config_str(c, section, key, def, required, &v, err);
@@ -451,7 +497,11 @@ int config_check_unused(const struct config *c, struct config_error *err)
 	size_t i;
 
 	for (i = 0; i < c->n; i++)
-		if (!c->entries[i].used)
+		if (!c->entries[i].used && c->entries[i].line == 0)
+			return fail(err, -EINVAL, "--set %s.%s: unknown key; check the spelling "
+				    "against config/edgebox.conf",
+				    c->entries[i].section, c->entries[i].key);
+		else if (!c->entries[i].used)
 			return fail(err, -EINVAL,
 				    "%s:%d: [%s] %s: unknown key; check the spelling against "
 				    "config/edgebox.conf",

@@ -75,6 +75,12 @@ int config_enum(const struct config *c, const char *section, const char *key, co
 int config_path(const struct config *c, const char *section, const char *key, const char *def,
 		bool required, char *buf, size_t len, struct config_error *err);
 
+/*
+ * Adds or overrides one value from the command line, "section.key=value"
+ * (edgeboxd --set). Errors name the assignment: -EINVAL, -E2BIG, -ENOMEM.
+ */
+int config_set(struct config *c, const char *assignment, struct config_error *err);
+
 /* -EINVAL naming the first key that no reader asked for, 0 if none. */
 int config_check_unused(const struct config *c, struct config_error *err);
 

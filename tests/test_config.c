@@ -160,3 +160,38 @@ TEST(real_file_relative_base_dir)
 	ASSERT_STREQ(buf, path);
 	config_free(c);
 }
+
+TEST(command_line_overrides)
+{
+	struct config_error err;
+	struct config *c = load("[store]\npath = a.db\n", &err);
+	long n;
+
+	ASSERT(c);
+	ASSERT_EQ(config_set(c, "store.path=/tmp/b.db", &err), 0);
+	ASSERT_STREQ(config_get(c, "store", "path"), "/tmp/b.db");
+	ASSERT_EQ(config_set(c, "daemon.tick_ms=fast", &err), 0);
+	ASSERT_EQ(config_int(c, "daemon", "tick_ms", 100, 10, 1000, &n, &err), -EINVAL);
+	ASSERT_STREQ(err.msg, "--set daemon.tick_ms: expected a whole number from 10 to 1000, got 'fast'");
+	ASSERT_EQ(config_set(c, "nodot=1", &err), -EINVAL);
+	ASSERT_CONTAINS(err.msg, "expected section.key=value");
+	ASSERT_EQ(config_set(c, "a.b", &err), -EINVAL);
+	ASSERT_EQ(config_set(c, "ble.typo=1", &err), 0);
+	ASSERT_EQ(config_check_unused(c, &err), -EINVAL);
+	ASSERT_STREQ(err.msg, "--set ble.typo: unknown key; check the spelling against config/edgebox.conf");
+	config_free(c);
+}
+
+TEST(inline_comments_end_unquoted_values)
+{
+	struct config_error err;
+	struct config *c = load("[a]\nx = hci      # the adapter\ny = a;b ; note\nz = \"q # kept\"\nw = c#d\n",
+				&err);
+
+	ASSERT(c);
+	ASSERT_STREQ(config_get(c, "a", "x"), "hci");
+	ASSERT_STREQ(config_get(c, "a", "y"), "a;b");
+	ASSERT_STREQ(config_get(c, "a", "z"), "q # kept");
+	ASSERT_STREQ(config_get(c, "a", "w"), "c#d");
+	config_free(c);
+}

@@ -1,0 +1,273 @@
+/*
+ * edgeboxd — the box's daemon: loads the config, builds the pipeline, runs
+ * the supervisor from its main loop, and answers signals:
+ *   SIGTERM/SIGINT  ordered shutdown: producers, then consumers, store last
+ *   SIGHUP          reload the config; a bad new config keeps the old one
+ * Under systemd (Type=notify) it sends READY=1, WATCHDOG=1, RELOADING=1 and
+ * STOPPING=1.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "firmware/config.h"
+#include "firmware/log.h"
+#include "firmware/pipeline.h"
+#include "firmware/sdnotify.h"
+#include "firmware/supervisor.h"
+#include "hal/time.h"
+
+#define EDGEBOX_VERSION "0.1.0"
+#define MAX_SETS 64
+
+struct options {
+	const char *config_path;
+	const char *sets[MAX_SETS];
+	int nsets;
+	bool check_only;
+	const char *log_level;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: edgeboxd [OPTIONS]\n"
+		"The edgebox daemon: presence, identity and the sales conversation.\n\n"
+		"  -c, --config FILE      config file (default /etc/edgebox/edgebox.conf)\n"
+		"  -s, --set S.KEY=VALUE  override one config value (repeatable)\n"
+		"      --check-config     load and check the config, open nothing, exit\n"
+		"  -l, --log-level LEVEL  error, warning, notice, info or debug\n"
+		"  -V, --version          print the version\n"
+		"  -h, --help             this help\n\n"
+		"Exit status: 0 clean shutdown, 1 runtime failure, 2 bad config or usage.\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"set", required_argument, NULL, 's'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+
+	o->config_path = "/etc/edgebox/edgebox.conf";
+	while ((c = getopt_long(argc, argv, "c:s:l:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config_path = optarg;
+			break;
+		case 's':
+			if (o->nsets == MAX_SETS) {
+				fprintf(stderr, "edgeboxd: more than %d --set options\n", MAX_SETS);
+				return 2;
+			}
+			o->sets[o->nsets++] = optarg;
+			break;
+		case 'C':
+			o->check_only = true;
+			break;
+		case 'l':
+			o->log_level = optarg;
+			break;
+		case 'V':
+			printf("edgeboxd %s\n", EDGEBOX_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "edgeboxd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
+/* Loads the file and the --set overrides and reads the daemon's own keys. */
+static int load_config(const struct options *o, struct config **ret, struct config_error *err)
+{
+	struct config *c;
+	const char *level;
+	enum log_level lv;
+	int rc, i;
+
+	rc = config_load(o->config_path, &c, err);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < o->nsets; i++) {
+		rc = config_set(c, o->sets[i], err);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = config_str(c, "daemon", "log_level", "info", false, &level, err);
+	if (rc < 0)
+		goto fail;
+	if (o->log_level)
+		level = o->log_level;
+	if (log_level_from_string(level, &lv) < 0) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s: [daemon] log_level: expected error, warning, notice, info or debug, "
+			 "got '%s'",
+			 config_name(c), level);
+		rc = -EINVAL;
+		goto fail;
+	}
+	log_set_level(lv);
+	*ret = c;
+	return 0;
+fail:
+	config_free(c);
+	return rc;
+}
+
+/* Builds and checks a pipeline from a config; on success it is not started. */
+static int build(const struct options *o, struct config **ret_cfg, struct pipeline **ret_p,
+		 struct config_error *err)
+{
+	struct config *c;
+	struct pipeline *p;
+	int rc;
+
+	rc = load_config(o, &c, err);
+	if (rc < 0)
+		return rc;
+	rc = pipeline_create(c, &p, err);
+	if (rc < 0) {
+		config_free(c);
+		return rc;
+	}
+	rc = config_check_unused(c, err);
+	if (rc < 0) {
+		pipeline_free(p);
+		config_free(c);
+		return rc;
+	}
+	*ret_cfg = c;
+	*ret_p = p;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {0};
+	struct config_error err;
+	struct config *cfg = NULL;
+	struct pipeline *p = NULL;
+	struct signalfd_siginfo si;
+	struct pollfd pfd;
+	sigset_t mask;
+	int rc, sfd;
+	bool running = true;
+
+	rc = parse_args(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+
+	/* Before any thread exists, so every stage inherits the mask and the
+	 * signals arrive only through the signalfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_error("edgeboxd", "signalfd: %s", strerror(errno));
+		return 1;
+	}
+
+	if (o.check_only) {
+		rc = load_config(&o, &cfg, &err);
+		if (rc == 0) {
+			/* Opening devices is what the daemon does; here we only check
+			 * the keys every module reads without hardware. */
+			config_free(cfg);
+			printf("%s: syntax ok\n", o.config_path);
+			return 0;
+		}
+		fprintf(stderr, "edgeboxd: %s\n", err.msg);
+		return 2;
+	}
+
+	rc = build(&o, &cfg, &p, &err);
+	if (rc < 0) {
+		log_error("edgeboxd", "%s", err.msg);
+		log_error("edgeboxd", "not starting: fix the config and start again");
+		sdnotify_send("STATUS=bad config");
+		return rc == -EINVAL ? 2 : 1;
+	}
+	pipeline_supervisor(p)->p.sd_watchdog_usec = sdnotify_watchdog_usec();
+	pipeline_start(p);
+	sdnotify_send("READY=1\nSTATUS=running");
+	log_notice("edgeboxd", "running with %s (pid %d)", o.config_path, (int)getpid());
+
+	pfd.fd = sfd;
+	pfd.events = POLLIN;
+	while (running) {
+		rc = poll(&pfd, 1, pipeline_tick_ms(p));
+		if (rc > 0 && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			struct config *ncfg;
+			struct pipeline *np;
+
+			switch (si.ssi_signo) {
+			case SIGHUP:
+				log_notice("edgeboxd", "SIGHUP: reloading %s", o.config_path);
+				sdnotify_send("RELOADING=1");
+				/* Devices cannot be open twice: stop, then rebuild; if the new
+				 * config is bad, rebuild from the old one. */
+				pipeline_stop(p);
+				pipeline_free(p);
+				p = NULL;
+				if (build(&o, &ncfg, &np, &err) == 0) {
+					config_free(cfg);
+					cfg = ncfg;
+					p = np;
+					log_notice("edgeboxd", "config reloaded");
+				} else {
+					log_error("edgeboxd", "%s; keeping the previous config", err.msg);
+					if (pipeline_create(cfg, &p, &err) < 0) {
+						log_error("edgeboxd", "cannot restore the previous config: %s",
+							  err.msg);
+						config_free(cfg);
+						return 1;
+					}
+				}
+				pipeline_supervisor(p)->p.sd_watchdog_usec = sdnotify_watchdog_usec();
+				pipeline_start(p);
+				sdnotify_send("READY=1\nSTATUS=running");
+				break;
+			default:
+				log_notice("edgeboxd", "%s: shutting down",
+					   strsignal((int)si.ssi_signo));
+				running = false;
+				break;
+			}
+		}
+		if (running)
+			pipeline_tick(p, hal_now_ns());
+	}
+	sdnotify_send("STOPPING=1");
+	pipeline_stop(p);
+	pipeline_free(p);
+	config_free(cfg);
+	close(sfd);
+	log_notice("edgeboxd", "stopped");
+	return 0;
+}

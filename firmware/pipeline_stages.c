@@ -1,0 +1,417 @@
+#include "firmware/pipeline_stages.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "firmware/log.h"
+#include "firmware/ring.h"
+#include "firmware/store.h"
+#include "hal/time.h"
+
+/* ---- event outbox ------------------------------------------------------ */
+
+int outbox_flush(struct event_outbox *o)
+{
+	if (!o->has_pending)
+		return 0;
+	if (ring_push(o->ring, &o->pending, sizeof(o->pending)) < 0) {
+		o->retries++;
+		return -EAGAIN;
+	}
+	o->has_pending = false;
+	return 0;
+}
+
+int outbox_send(struct event_outbox *o, const struct event *ev)
+{
+	if (outbox_flush(o) < 0 || ring_push(o->ring, ev, sizeof(*ev)) < 0) {
+		/* Only reachable with nothing held, or after the flush succeeded. */
+		if (!o->has_pending) {
+			o->pending = *ev;
+			o->has_pending = true;
+		}
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* A producer with an event held backs off briefly instead of taking input. */
+static int outbox_backoff(struct event_outbox *o)
+{
+	if (outbox_flush(o) == 0)
+		return 0;
+	usleep(5000);
+	return -EAGAIN;
+}
+
+/* ---- ble: adapter -> ble ring ------------------------------------------ */
+
+int ble_stage_open(struct ble_stage *s, char *err, size_t len)
+{
+	int rc;
+
+	rc = ble_open(&s->dev, s->ops, s->cfg, "ble");
+	if (rc < 0) {
+		snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+		ble_close(&s->dev);
+		return rc;
+	}
+	s->open = true;
+	return 0;
+}
+
+static int ble_init(void *ctx, char *err, size_t len)
+{
+	struct ble_stage *s = ctx;
+
+	return s->open ? 0 : ble_stage_open(s, err, len);
+}
+
+static int ble_step(void *ctx, struct stage *st, char *err, size_t len)
+{
+	struct ble_stage *s = ctx;
+	struct ble_adv_report r;
+	int rc;
+
+	rc = ble_read(&s->dev, &r, STAGE_WAIT_MS);
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		if (rc != -ENODATA)
+			snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+		return rc;
+	}
+	/* Drop-oldest: a push never fails on a full ring, it loses the oldest. */
+	ring_push(s->out, &r, sizeof(r));
+	stage_item_done(st, r.ts_ns, hal_now_ns());
+	return 0;
+}
+
+static void ble_fini(void *ctx)
+{
+	struct ble_stage *s = ctx;
+
+	ble_close(&s->dev);
+	s->open = false;
+}
+
+const struct stage_desc ble_stage_desc = {
+	.name = "ble",
+	.priority = STAGE_PRIO_SENSOR,
+	.deadline_ms = 2000,
+	.init = ble_init,
+	.step = ble_step,
+	.fini = ble_fini,
+};
+
+/* ---- presence: ble ring -> events -------------------------------------- */
+
+static int presence_step(void *ctx, struct stage *st, char *err, size_t len)
+{
+	struct presence_stage *s = ctx;
+	struct ble_adv_report r;
+	struct event ev;
+	size_t n;
+	int rc;
+
+	(void)err;
+	(void)len;
+	if (outbox_backoff(&s->outbox) < 0)
+		return 0;
+	while (presence_expire(&s->presence, hal_now_ns(), &ev) == 1)
+		if (outbox_send(&s->outbox, &ev) < 0)
+			return 0;
+	rc = ring_wait(s->in, STAGE_WAIT_MS);
+	if (rc <= 0)
+		return 0;
+	/* A bounded batch, so expiry and the heartbeat keep running under load. */
+	for (int i = 0; i < 64 && ring_pop(s->in, &r, sizeof(r), &n) == 1; i++) {
+		if (n != sizeof(r))
+			continue;
+		if (presence_sighting(&s->presence, &r, &ev) == 1 &&
+		    outbox_send(&s->outbox, &ev) < 0) {
+			stage_item_done(st, r.ts_ns, hal_now_ns());
+			return 0;
+		}
+		stage_item_done(st, r.ts_ns, hal_now_ns());
+	}
+	return 0;
+}
+
+static void presence_wake(void *ctx)
+{
+	struct presence_stage *s = ctx;
+
+	ring_wake(s->in);
+}
+
+const struct stage_desc presence_stage_desc = {
+	.name = "presence",
+	.priority = STAGE_PRIO_SENSOR,
+	.deadline_ms = 2000,
+	.step = presence_step,
+	.wake = presence_wake,
+};
+
+/* ---- camera: device -> frame ring --------------------------------------- */
+
+int camera_stage_open(struct camera_stage *s, char *err, size_t len)
+{
+	int rc;
+
+	rc = camera_open(&s->dev, s->ops, s->cfg, "camera");
+	if (rc < 0) {
+		snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+		camera_close(&s->dev);
+		return rc;
+	}
+	s->open = true;
+	return 0;
+}
+
+static int camera_init(void *ctx, char *err, size_t len)
+{
+	struct camera_stage *s = ctx;
+
+	return s->open ? 0 : camera_stage_open(s, err, len);
+}
+
+static int camera_step(void *ctx, struct stage *st, char *err, size_t len)
+{
+	struct camera_stage *s = ctx;
+	struct frame_slot *slot;
+	int rc;
+
+	/* Drop-oldest never refuses a reservation: the spare slot is ours. */
+	slot = ring_reserve(s->out);
+	if (!slot)
+		return 0;
+	memset(&slot->frame, 0, sizeof(slot->frame));
+	slot->frame.data = slot->pixels;
+	slot->frame.capacity = ring_slot_size(s->out) - sizeof(*slot);
+	rc = camera_read(&s->dev, &slot->frame, STAGE_WAIT_MS);
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		if (rc == -ENOSPC)
+			snprintf(err, len,
+				 "camera: a %ux%u frame does not fit the frame ring's %zu-byte "
+				 "slots; raise [rings] frame_bytes",
+				 s->dev.width, s->dev.height, slot->frame.capacity);
+		else if (rc != -ENODATA)
+			snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+		return rc;
+	}
+	/* The data pointer is rebuilt by the consumer: slots move. */
+	ring_commit(s->out, sizeof(*slot) + slot->frame.bytes);
+	stage_item_done(st, slot->frame.ts_ns, hal_now_ns());
+	return 0;
+}
+
+static void camera_fini(void *ctx)
+{
+	struct camera_stage *s = ctx;
+
+	camera_close(&s->dev);
+	s->open = false;
+}
+
+const struct stage_desc camera_stage_desc = {
+	.name = "camera",
+	.priority = STAGE_PRIO_SENSOR,
+	.deadline_ms = 2000,
+	.init = camera_init,
+	.step = camera_step,
+	.fini = camera_fini,
+};
+
+/* ---- face: frame ring -> events (lowest priority) ---------------------- */
+
+static int face_step(void *ctx, struct stage *st, char *err, size_t len)
+{
+	struct face_stage *s = ctx;
+	const struct frame_slot *slot;
+	struct camera_frame f;
+	struct event ev;
+	size_t n;
+	int rc;
+
+	(void)err;
+	(void)len;
+	if (outbox_backoff(&s->outbox) < 0)
+		return 0;
+	rc = ring_wait(s->in, STAGE_WAIT_MS);
+	if (rc <= 0)
+		return 0;
+	slot = ring_peek(s->in, &n);
+	if (!slot)
+		return 0;
+	if (n >= sizeof(*slot)) {
+		f = slot->frame;
+		f.data = (uint8_t *)slot->pixels;
+		f.bytes = n - sizeof(*slot);
+		rc = motion_frame(&s->motion, &f, &ev);
+		ring_release(s->in);
+		stage_item_done(st, f.ts_ns, hal_now_ns());
+		if (rc == 1)
+			outbox_send(&s->outbox, &ev);
+		return 0;
+	}
+	ring_release(s->in);
+	return 0;
+}
+
+static void face_wake(void *ctx)
+{
+	struct face_stage *s = ctx;
+
+	ring_wake(s->in);
+}
+
+const struct stage_desc face_stage_desc = {
+	.name = "face",
+	.priority = STAGE_PRIO_BACKGROUND,
+	.deadline_ms = 5000,
+	.step = face_step,
+	.wake = face_wake,
+};
+
+/* ---- gpio: lines -> events ---------------------------------------------- */
+
+int gpio_stage_open(struct gpio_stage *s, char *err, size_t len)
+{
+	int rc;
+
+	rc = gpio_open(&s->dev, s->ops, s->cfg, "gpio");
+	if (rc < 0) {
+		snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+		gpio_close(&s->dev);
+		return rc;
+	}
+	s->open = true;
+	return 0;
+}
+
+static int gpio_init(void *ctx, char *err, size_t len)
+{
+	struct gpio_stage *s = ctx;
+
+	return s->open ? 0 : gpio_stage_open(s, err, len);
+}
+
+static int gpio_step(void *ctx, struct stage *st, char *err, size_t len)
+{
+	struct gpio_stage *s = ctx;
+	struct gpio_event ge;
+	struct event ev;
+	int rc;
+
+	if (outbox_backoff(&s->outbox) < 0)
+		return 0;
+	rc = gpio_read_event(&s->dev, &ge, STAGE_WAIT_MS);
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		if (rc != -ENODATA)
+			snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+		return rc;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.ts_ns = ge.ts_ns;
+	ev.kind = ge.input == GPIO_INPUT_DOOR ? EVENT_DOOR : EVENT_STAFF_CALL;
+	ev.u.gpio.active = ge.edge == GPIO_EDGE_RISING;
+	/* The status LED shows someone is at the door. */
+	if (ge.input == GPIO_INPUT_DOOR)
+		gpio_set_led(&s->dev, ev.u.gpio.active);
+	outbox_send(&s->outbox, &ev);
+	stage_item_done(st, ge.ts_ns, hal_now_ns());
+	return 0;
+}
+
+static void gpio_fini(void *ctx)
+{
+	struct gpio_stage *s = ctx;
+
+	gpio_close(&s->dev);
+	s->open = false;
+}
+
+const struct stage_desc gpio_stage_desc = {
+	.name = "gpio",
+	.priority = STAGE_PRIO_SENSOR,
+	.deadline_ms = 2000,
+	.init = gpio_init,
+	.step = gpio_step,
+	.fini = gpio_fini,
+};
+
+/* ---- conversation: events -> store (highest priority) ------------------ */
+
+static void record_event(struct conversation_stage *s, const struct event *ev)
+{
+	char json[256];
+	int rc;
+
+	if (event_to_json(ev, json, sizeof(json)) < 0)
+		return;
+	log_info("conversation", "%s", json);
+	/* A commit cut by cancellation would leave SQLite mid-transaction. */
+	stage_critical_begin();
+	rc = store_audit_append(s->store, 0, event_kind_name(ev->kind), json);
+	stage_critical_end();
+	if (rc < 0 && s->store_errors++ == 0)
+		log_error("conversation", "cannot record %s in the store: %s",
+			  event_kind_name(ev->kind), store_errmsg(s->store));
+}
+
+static int conversation_step(void *ctx, struct stage *st, char *err, size_t len)
+{
+	struct conversation_stage *s = ctx;
+	struct event ev;
+	size_t n;
+	int rc;
+
+	(void)err;
+	(void)len;
+	rc = ring_wait(s->in, STAGE_WAIT_MS);
+	if (rc <= 0)
+		return 0;
+	for (int i = 0; i < 32 && ring_pop(s->in, &ev, sizeof(ev), &n) == 1; i++) {
+		if (n != sizeof(ev))
+			continue;
+		record_event(s, &ev);
+		stage_item_done(st, ev.ts_ns, hal_now_ns());
+	}
+	return 0;
+}
+
+/* At shutdown the producers are already stopped: drain what they sent. */
+static void conversation_fini(void *ctx)
+{
+	struct conversation_stage *s = ctx;
+	struct event ev;
+	size_t n;
+
+	while (ring_pop(s->in, &ev, sizeof(ev), &n) == 1)
+		if (n == sizeof(ev))
+			record_event(s, &ev);
+}
+
+static void conversation_wake(void *ctx)
+{
+	struct conversation_stage *s = ctx;
+
+	ring_wake(s->in);
+}
+
+const struct stage_desc conversation_stage_desc = {
+	.name = "conversation",
+	.priority = STAGE_PRIO_CONVERSATION,
+	.critical = true,
+	.deadline_ms = 2000,
+	.step = conversation_step,
+	.fini = conversation_fini,
+	.wake = conversation_wake,
+};

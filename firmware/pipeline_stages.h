@@ -1,0 +1,101 @@
+/*
+ * pipeline_stages — the step functions of the box's stages and the context
+ * each one owns. Private to pipeline.c and pipeline_stages.c.
+ */
+#ifndef FIRMWARE_PIPELINE_STAGES_H
+#define FIRMWARE_PIPELINE_STAGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "firmware/event.h"
+#include "firmware/motion.h"
+#include "firmware/presence.h"
+#include "firmware/stage.h"
+#include "hal/ble.h"
+#include "hal/camera.h"
+#include "hal/gpio.h"
+
+struct config;
+struct ring;
+struct store;
+
+/* How long a step waits for input: well below every stage deadline. */
+#define STAGE_WAIT_MS 100
+
+/* A producer of the event ring holds at most one event the ring refused and
+ * takes no new input until it is delivered (so the loss moves to its own
+ * lossy input, never to conversation events). */
+struct event_outbox {
+	struct ring *ring;
+	struct event pending;
+	bool has_pending;
+	uint64_t retries;
+};
+
+/* Sends ev (or the held one first). 0 sent, -EAGAIN held for later. */
+int outbox_send(struct event_outbox *o, const struct event *ev);
+/* Delivers a held event; 0 when nothing is held any more, -EAGAIN if still full. */
+int outbox_flush(struct event_outbox *o);
+
+struct ble_stage {
+	const struct config *cfg;
+	const struct ble_ops *ops;
+	struct ble_dev dev;
+	bool open;
+	struct ring *out;
+};
+
+struct presence_stage {
+	struct ring *in;
+	struct presence presence;
+	struct event_outbox outbox;
+};
+
+struct camera_stage {
+	const struct config *cfg;
+	const struct camera_ops *ops;
+	struct camera_dev dev;
+	bool open;
+	struct ring *out;
+};
+
+struct face_stage {
+	struct ring *in;
+	struct motion motion;
+	struct event_outbox outbox;
+};
+
+struct gpio_stage {
+	const struct config *cfg;
+	const struct gpio_ops *ops;
+	struct gpio_dev dev;
+	bool open;
+	struct event_outbox outbox;
+};
+
+struct conversation_stage {
+	struct ring *in;
+	struct store *store;
+	uint64_t store_errors;
+};
+
+/* Frame ring slots hold this header followed by the pixels. */
+struct frame_slot {
+	struct camera_frame frame;
+	uint8_t pixels[];
+};
+
+extern const struct stage_desc ble_stage_desc;
+extern const struct stage_desc presence_stage_desc;
+extern const struct stage_desc camera_stage_desc;
+extern const struct stage_desc face_stage_desc;
+extern const struct stage_desc gpio_stage_desc;
+extern const struct stage_desc conversation_stage_desc;
+
+/* Opening a device, shared by pipeline_create and the stages' init. */
+int ble_stage_open(struct ble_stage *s, char *err, size_t len);
+int camera_stage_open(struct camera_stage *s, char *err, size_t len);
+int gpio_stage_open(struct gpio_stage *s, char *err, size_t len);
+
+#endif

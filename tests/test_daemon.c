@@ -1,0 +1,304 @@
+/*
+ * The real daemon, end to end, on replay drivers: it starts, runs every
+ * stage, records events in the store, reloads on SIGHUP, refuses bad
+ * configs, survives a missing device, and shuts down in order on SIGTERM.
+ * Runs build/bin/edgeboxd (or $EDGEBOX_BIN/edgeboxd).
+ */
+#include "tests/test.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char daemon_path[512];
+static char dir[512];
+
+static void setup(const char *name)
+{
+	const char *bin = getenv("EDGEBOX_BIN");
+
+	snprintf(daemon_path, sizeof(daemon_path), "%s/edgeboxd", bin ? bin : "build/bin");
+	snprintf(dir, sizeof(dir), "%s/%s", test_tmpdir(), name);
+	mkdir(dir, 0755);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* A sim config with paths into the repository and state in dir. */
+static void write_config(const char *path, const char *extra)
+{
+	char cwd[256], text[4096];
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return;
+	snprintf(text, sizeof(text),
+		 "[daemon]\nlog_level = info\nrealtime = false\nstatus_file = %s/status.json\n"
+		 "status_interval_ms = 100\n"
+		 "[store]\npath = %s/edgebox.db\n"
+		 "[ble]\ndriver = btsnoop\nfile = %s/tests/fixtures/ble/walkin.btsnoop\nspeed = 4\n"
+		 "loop = true\n"
+		 "[presence]\nmin_rssi = -75\nlost_after_ms = 1500\n"
+		 "[camera]\ndriver = replay\npath = %s/tests/fixtures/camera\nfps = 20\nloop = true\n"
+		 "[gpio]\ndriver = replay\nscript = %s/tests/fixtures/gpio/door.script\nspeed = 8\n"
+		 "[watchdog]\ndriver = soft\ntimeout_s = 5\n%s",
+		 dir, dir, cwd, cwd, cwd, extra ? extra : "");
+	write_file(path, text);
+}
+
+static pid_t start(const char *conf, const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(daemon_path, "edgeboxd", "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Waits up to ms for the child; its exit status, or -1 if still running. */
+static int wait_exit(pid_t pid, int ms)
+{
+	int status;
+
+	for (int i = 0; i < ms / 10; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		usleep(10000);
+	}
+	return -1;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static cJSON *status(void)
+{
+	char path[600], *text;
+	cJSON *root;
+
+	snprintf(path, sizeof(path), "%s/status.json", dir);
+	text = slurp(path);
+	if (!text)
+		return NULL;
+	root = cJSON_Parse(text);
+	free(text);
+	return root;
+}
+
+static const cJSON *stage(const cJSON *root, const char *name)
+{
+	const cJSON *s;
+
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(root, "stages"))
+	{
+		if (strcmp(cJSON_GetObjectItem(s, "name")->valuestring, name) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static double stage_num(const cJSON *root, const char *name, const char *key)
+{
+	const cJSON *s = stage(root, name);
+
+	return s ? cJSON_GetObjectItem(s, key)->valuedouble : -1;
+}
+
+static const char *stage_str(const cJSON *root, const char *name, const char *key)
+{
+	const cJSON *s = stage(root, name);
+	const cJSON *v = s ? cJSON_GetObjectItem(s, key) : NULL;
+
+	return v && cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* Counts audit rows of a kind in the store, as any reader would. */
+static int audit_count(const char *kind)
+{
+	char path[600];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = -1;
+
+	snprintf(path, sizeof(path), "%s/edgebox.db", dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM audit WHERE kind = ?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+#define WAIT_FOR(ms, cond)                                                                         \
+	do {                                                                                       \
+		for (int w_ = 0; w_ < (ms) / 50 && !(cond); w_++)                                  \
+			usleep(50000);                                                             \
+	} while (0)
+
+TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
+{
+	char conf[600], log[600], *text;
+	cJSON *st = NULL;
+	pid_t pid;
+
+	setup("sim");
+	snprintf(conf, sizeof(conf), "%s/sim.conf", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	write_config(conf, NULL);
+	pid = start(conf, log);
+	ASSERT(pid > 0);
+
+	/* Every stage runs and items flow through every ring. */
+	WAIT_FOR(8000, (cJSON_Delete(st), st = status()) && stage_num(st, "conversation", "items") >= 3 &&
+			       stage_num(st, "face", "items") > 5 && stage_num(st, "presence", "items") > 5);
+	ASSERT_MSG(st, "no status file; log:\n%s", slurp(log));
+	ASSERT_STREQ(stage_str(st, "conversation", "state"), "running");
+	ASSERT_STREQ(stage_str(st, "camera", "state"), "running");
+	ASSERT_STREQ(stage_str(st, "ble", "state"), "running");
+	ASSERT_CONTAINS(stage_str(st, "conversation", "sched"), "nice -10");
+	ASSERT_CONTAINS(stage_str(st, "face", "sched"), "nice 10");
+	ASSERT(stage_num(st, "conversation", "items") >= 3);
+	ASSERT(stage_num(st, "face", "items") > 5);
+	ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(st, "healthy")));
+	ASSERT(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "watchdog"), "keepalives")->valuedouble > 0);
+	cJSON_Delete(st);
+	st = NULL;
+
+	/* SIGHUP rebuilds the pipeline; the daemon stays up. */
+	ASSERT_EQ(kill(pid, SIGHUP), 0);
+	usleep(300000);
+	ASSERT_EQ(wait_exit(pid, 100), -1);
+	text = slurp(log);
+	ASSERT_CONTAINS(text, "config reloaded");
+	free(text);
+
+	/* SIGTERM: clean exit, and the events are in the store. */
+	ASSERT_EQ(kill(pid, SIGTERM), 0);
+	ASSERT_EQ(wait_exit(pid, 5000), 0);
+	ASSERT_MSG(audit_count("ble_seen") >= 1, "ble_seen rows: %d", audit_count("ble_seen"));
+	ASSERT_MSG(audit_count("door") >= 1, "door rows: %d", audit_count("door"));
+	ASSERT_MSG(audit_count("motion_start") >= 1, "motion rows: %d",
+		   audit_count("motion_start"));
+	text = slurp(log);
+	ASSERT_CONTAINS(text, "stopped");
+	free(text);
+}
+
+TEST(bad_config_is_refused_with_file_line_and_key)
+{
+	char conf[600], log[600], *text;
+	pid_t pid;
+
+	setup("bad");
+	snprintf(conf, sizeof(conf), "%s/bad.conf", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+
+	write_file(conf, "[store]\npath = x.db\n[ble]\ndriver = bluetooth\n");
+	pid = start(conf, log);
+	ASSERT_EQ(wait_exit(pid, 5000), 2);
+	text = slurp(log);
+	ASSERT_CONTAINS(text, "[ble] driver: expected none, hci, btsnoop; got 'bluetooth'");
+	ASSERT_CONTAINS(text, "not starting");
+	free(text);
+
+	write_file(conf, "[store]\npath = x.db\n[daemon]\ntick_ms = 5\n");
+	pid = start(conf, log);
+	ASSERT_EQ(wait_exit(pid, 5000), 2);
+	text = slurp(log);
+	ASSERT_CONTAINS(text, "bad.conf:4: [daemon] tick_ms: expected a whole number from 10 to 1000, got '5'");
+	free(text);
+
+	write_file(conf, "[store]\npath = x.db\n[daemon]\nlog_levle = debug\n");
+	pid = start(conf, log);
+	ASSERT_EQ(wait_exit(pid, 5000), 2);
+	text = slurp(log);
+	ASSERT_CONTAINS(text, "bad.conf:4: [daemon] log_levle: unknown key");
+	free(text);
+}
+
+TEST(missing_hardware_leaves_the_box_running_degraded)
+{
+	char conf[600], log[600], *text;
+	cJSON *st = NULL;
+	pid_t pid;
+
+	setup("nohw");
+	snprintf(conf, sizeof(conf), "%s/nohw.conf", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	/* Real drivers for BLE and the camera; this machine has neither. */
+	{
+		char text[2048];
+
+		snprintf(text, sizeof(text),
+			 "[daemon]\nlog_level = info\nrealtime = false\nstatus_file = %s/status.json\n"
+			 "status_interval_ms = 100\n[store]\npath = %s/edgebox.db\n"
+			 "[supervisor]\nmax_failures = 1\nbackoff_initial_ms = 20\n"
+			 "[ble]\ndriver = hci\nadapter = hci7\n"
+			 "[camera]\ndriver = v4l2\ndevice = /dev/video77\n"
+			 "[watchdog]\ndriver = soft\n",
+			 dir, dir);
+		write_file(conf, text);
+	}
+	pid = start(conf, log);
+	WAIT_FOR(5000, (cJSON_Delete(st), st = status()) &&
+			       strcmp(stage_str(st, "ble", "state"), "failed") == 0 &&
+			       strcmp(stage_str(st, "camera", "state"), "failed") == 0);
+	ASSERT_MSG(st, "no status; log:\n%s", slurp(log));
+	ASSERT_STREQ(stage_str(st, "ble", "state"), "failed");
+	ASSERT_STREQ(stage_str(st, "camera", "state"), "failed");
+	ASSERT_STREQ(stage_str(st, "conversation", "state"), "running");
+	ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(st, "healthy")));
+	cJSON_Delete(st);
+	ASSERT_EQ(wait_exit(pid, 10), -1);
+	text = slurp(log);
+	ASSERT_CONTAINS(text, "hci7");
+	ASSERT_CONTAINS(text, "btsnoop");
+	ASSERT_CONTAINS(text, "/dev/video77");
+	ASSERT_CONTAINS(text, "driver = replay");
+	ASSERT_CONTAINS(text, "degraded");
+	free(text);
+	kill(pid, SIGTERM);
+	ASSERT_EQ(wait_exit(pid, 5000), 0);
+}
