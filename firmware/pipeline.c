@@ -16,6 +16,7 @@
 #include "firmware/ring.h"
 #include "firmware/store.h"
 #include "firmware/supervisor.h"
+#include "hal/hal.h"
 #include "hal/registry.h"
 #include "hal/time.h"
 #include "hal/watchdog.h"
@@ -174,7 +175,8 @@ static int first_open(const char *what, int rc, const char *msg, struct config_e
 	if (rc == -EINVAL)
 		return cfg_fail(err, rc, "%s", msg);
 	if (rc < 0)
-		log_error(what, "%s; the box goes on without it and keeps retrying", msg);
+		log_error("pipeline", "%s; the box goes on without the %s and keeps retrying", msg,
+			  what);
 	return 0;
 }
 
@@ -188,7 +190,7 @@ int pipeline_create(const struct config *cfg, struct pipeline **ret, struct conf
 	long ble_cap, frame_cap, frame_bytes, event_cap;
 	const void *ble_ops, *cam_ops, *gpio_ops, *wd_ops;
 	struct pipeline *p;
-	char msg[256];
+	char msg[HAL_ERROR_MAX];
 	int rc;
 
 	*ret = NULL;

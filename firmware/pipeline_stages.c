@@ -194,6 +194,12 @@ static int camera_step(void *ctx, struct stage *st, char *err, size_t len)
 	rc = camera_read(&s->dev, &slot->frame, STAGE_WAIT_MS);
 	if (rc == 0)
 		return 0;
+	if (rc == -EINVAL || rc == -EBADMSG) {
+		/* One bad frame (a corrupt replay image, a frame the device
+		 * flagged): counted, skipped; the stream goes on. */
+		atomic_fetch_add(&st->errors, 1);
+		return 0;
+	}
 	if (rc < 0) {
 		if (rc == -ENOSPC)
 			snprintf(err, len,

@@ -74,7 +74,7 @@ struct stage {
 	bool initialised;             /* init succeeded and fini not yet run */
 	bool realtime;                /* try SCHED_FIFO before a nice level */
 	char sched[48];               /* the scheduling the thread got, e.g. "SCHED_FIFO 30" */
-	char error[256];              /* why it last exited; written by the stage thread */
+	char error[640];              /* why it last exited; written by the stage thread */
 	struct histogram latency;     /* per-item latency, from the item's timestamp */
 	/* supervisor bookkeeping */
 	uint64_t failures_window_start_ns;

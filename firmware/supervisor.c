@@ -105,7 +105,7 @@ static void record_failure(struct supervisor *s, struct stage *st, uint64_t now,
 static void check_stage(struct supervisor *s, struct stage *st, uint64_t now)
 {
 	uint64_t hb, deadline = (uint64_t)st->desc.deadline_ms * MS;
-	char why[300];
+	char why[700];
 
 	switch (stage_get_state(st)) {
 	case STAGE_STATE_RUNNING:

@@ -10,6 +10,8 @@
 #define HAL_BLE_H
 
 #include <errno.h>
+
+#include "hal/hal.h"
 #include <stdint.h>
 
 struct config;
@@ -68,7 +70,7 @@ struct ble_dev {
 	const struct ble_ops *ops;
 	void *priv;               /* the driver's, freed by close */
 	struct ble_stats stats;
-	char error[256];          /* last error, with the fix when there is one */
+	char error[HAL_ERROR_MAX];          /* last error, with the fix when there is one */
 };
 
 static inline int ble_open(struct ble_dev *dev, const struct ble_ops *ops,

@@ -10,6 +10,8 @@
 #define HAL_CAMERA_H
 
 #include <errno.h>
+
+#include "hal/hal.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,7 +64,7 @@ struct camera_dev {
 	uint32_t height;
 	double fps;
 	struct camera_stats stats;
-	char error[256];
+	char error[HAL_ERROR_MAX];
 };
 
 static inline int camera_open(struct camera_dev *dev, const struct camera_ops *ops,

@@ -7,6 +7,8 @@
 #define HAL_GPIO_H
 
 #include <errno.h>
+
+#include "hal/hal.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,7 +47,7 @@ struct gpio_dev {
 	const struct gpio_ops *ops;
 	void *priv;
 	bool led;                 /* last state written to the LED */
-	char error[256];
+	char error[HAL_ERROR_MAX];
 };
 
 static inline int gpio_open(struct gpio_dev *dev, const struct gpio_ops *ops,

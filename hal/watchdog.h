@@ -8,6 +8,8 @@
 #define HAL_WATCHDOG_H
 
 #include <errno.h>
+
+#include "hal/hal.h"
 #include <stdint.h>
 
 struct config;
@@ -32,7 +34,7 @@ struct watchdog_dev {
 	void *priv;
 	int timeout_s;
 	uint64_t keepalives;
-	char error[256];
+	char error[HAL_ERROR_MAX];
 };
 
 static inline int watchdog_open(struct watchdog_dev *dev, const struct watchdog_ops *ops,
