@@ -168,15 +168,16 @@ static void add_stage(struct pipeline *p, const struct stage_desc *tmpl, void *c
 	supervisor_add(&p->sup, st);
 }
 
-/* First open of a device, on the main thread. A device error is logged and
- * left to the stage; a config error (-EINVAL) stops the daemon. */
-static int first_open(const char *what, int rc, const char *msg, struct config_error *err)
+/*
+ * First open of a device, on the main thread, so a config error (-EINVAL)
+ * stops the daemon before it reports ready. Any other failure (no such
+ * device) is left to the stage: its init tries again and the supervisor
+ * reports it once, with the fix, then retries and gives up.
+ */
+static int first_open(int rc, const char *msg, struct config_error *err)
 {
 	if (rc == -EINVAL)
 		return cfg_fail(err, rc, "%s", msg);
-	if (rc < 0)
-		log_error("pipeline", "%s; the box goes on without the %s and keeps retrying", msg,
-			  what);
 	return 0;
 }
 
@@ -237,7 +238,7 @@ int pipeline_create(const struct config *cfg, struct pipeline **ret, struct conf
 		p->ble.cfg = cfg;
 		p->ble.ops = ble_ops;
 		p->ble.out = p->ble_ring;
-		rc = first_open("ble", ble_stage_open(&p->ble, msg, sizeof(msg)), msg, err);
+		rc = first_open(ble_stage_open(&p->ble, msg, sizeof(msg)), msg, err);
 		if (rc < 0)
 			goto fail;
 		add_stage(p, &ble_stage_desc, &p->ble);
@@ -246,7 +247,7 @@ int pipeline_create(const struct config *cfg, struct pipeline **ret, struct conf
 		p->camera.cfg = cfg;
 		p->camera.ops = cam_ops;
 		p->camera.out = p->frame_ring;
-		rc = first_open("camera", camera_stage_open(&p->camera, msg, sizeof(msg)), msg,
+		rc = first_open(camera_stage_open(&p->camera, msg, sizeof(msg)), msg,
 				err);
 		if (rc < 0)
 			goto fail;
@@ -256,7 +257,7 @@ int pipeline_create(const struct config *cfg, struct pipeline **ret, struct conf
 		p->gpio.cfg = cfg;
 		p->gpio.ops = gpio_ops;
 		p->gpio.outbox.ring = p->event_ring;
-		rc = first_open("gpio", gpio_stage_open(&p->gpio, msg, sizeof(msg)), msg, err);
+		rc = first_open(gpio_stage_open(&p->gpio, msg, sizeof(msg)), msg, err);
 		if (rc < 0)
 			goto fail;
 		add_stage(p, &gpio_stage_desc, &p->gpio);

@@ -98,8 +98,8 @@ static void record_failure(struct supervisor *s, struct stage *st, uint64_t now,
 		log_error("supervisor", "stage %s: %s; restarting in %u ms", st->desc.name, why,
 			  st->backoff_ms);
 	else
-		log_warning("supervisor", "stage %s: %s; restart %u in %u ms", st->desc.name,
-			    why, st->failures_in_window, st->backoff_ms);
+		log_warning("supervisor", "stage %s: still failing; restart %u in %u ms",
+			    st->desc.name, st->failures_in_window, st->backoff_ms);
 }
 
 static void check_stage(struct supervisor *s, struct stage *st, uint64_t now)

@@ -60,19 +60,30 @@ static void write_config(const char *path, const char *extra)
 	write_file(path, text);
 }
 
-static pid_t start(const char *conf, const char *log)
+/* Starts edgeboxd --config conf [--set s]... with its output in log. */
+static pid_t start_with(const char *conf, const char *log, const char *const *sets)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		const char *argv[32] = {"edgeboxd", "--config", conf};
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644), n = 3;
 
+		for (; sets && *sets && n < 29; sets++) {
+			argv[n++] = "--set";
+			argv[n++] = *sets;
+		}
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(daemon_path, "edgeboxd", "--config", conf, (char *)NULL);
+		execv(daemon_path, (char *const *)argv);
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t start(const char *conf, const char *log)
+{
+	return start_with(conf, log, NULL);
 }
 
 /* Waits up to ms for the child; its exit status, or -1 if still running. */
@@ -192,7 +203,8 @@ TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
 
 	/* Every stage runs and items flow through every ring. */
 	WAIT_FOR(8000, (cJSON_Delete(st), st = status()) && stage_num(st, "conversation", "items") >= 3 &&
-			       stage_num(st, "face", "items") > 5 && stage_num(st, "presence", "items") > 5);
+			       stage_num(st, "face", "items") > 5 && stage_num(st, "presence", "items") > 5 &&
+			       audit_count("ble_seen") >= 1 && audit_count("motion_start") >= 1);
 	ASSERT_MSG(st, "no status file; log:\n%s", slurp(log));
 	ASSERT_STREQ(stage_str(st, "conversation", "state"), "running");
 	ASSERT_STREQ(stage_str(st, "camera", "state"), "running");
@@ -301,4 +313,35 @@ TEST(missing_hardware_leaves_the_box_running_degraded)
 	free(text);
 	kill(pid, SIGTERM);
 	ASSERT_EQ(wait_exit(pid, 5000), 0);
+}
+
+/* The shipped configs name only keys the daemon knows, and start. */
+TEST(shipped_configs_start)
+{
+	static const char *const files[] = {"config/sim.conf", "config/edgebox.conf"};
+	char log[600], store[600], status_file[600], *text;
+	cJSON *st = NULL;
+
+	setup("shipped");
+	snprintf(log, sizeof(log), "%s/log", dir);
+	snprintf(store, sizeof(store), "store.path=%s/edgebox.db", dir);
+	snprintf(status_file, sizeof(status_file), "daemon.status_file=%s/status.json", dir);
+	for (int i = 0; i < 2; i++) {
+		const char *sets[] = {store, status_file, "daemon.realtime=false",
+				      "daemon.status_interval_ms=100", NULL};
+		pid_t pid;
+
+		unlink(status_file + strlen("daemon.status_file="));
+		pid = start_with(files[i], log, sets);
+		WAIT_FOR(5000, (cJSON_Delete(st), st = status()) &&
+				       strcmp(stage_str(st, "conversation", "state"), "running") == 0);
+		text = slurp(log);
+		ASSERT_MSG(st && strcmp(stage_str(st, "conversation", "state"), "running") == 0,
+			   "%s did not come up:\n%s", files[i], text);
+		free(text);
+		cJSON_Delete(st);
+		st = NULL;
+		kill(pid, SIGTERM);
+		ASSERT_EQ(wait_exit(pid, 5000), 0);
+	}
 }
