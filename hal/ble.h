@@ -78,6 +78,7 @@ static inline int ble_open(struct ble_dev *dev, const struct ble_ops *ops,
 {
 	dev->ops = ops;
 	dev->priv = NULL;
+	dev->stats = (struct ble_stats){0};
 	dev->error[0] = '\0';
 	return ops->open ? ops->open(dev, cfg, section) : -ENOSYS;
 }
