@@ -95,7 +95,9 @@ install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/edgebox \
 		$(DESTDIR)/etc/edgebox $(DESTDIR)/lib/systemd/system
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	cp -R skills catalog config $(DESTDIR)$(PREFIX)/share/edgebox/
+	for d in skills catalog config; do \
+		[ -z "$$(ls -A $$d 2>/dev/null)" ] || cp -R $$d $(DESTDIR)$(PREFIX)/share/edgebox/; \
+	done
 	install -m 0644 config/edgebox.conf $(DESTDIR)/etc/edgebox/edgebox.conf
 	sed 's|@PREFIX@|$(PREFIX)|g' firmware/edgeboxd.service > \
 		$(DESTDIR)/lib/systemd/system/edgeboxd.service
