@@ -88,8 +88,8 @@ static void print_status(const cJSON *root, double age_s)
 {
 	const cJSON *stage, *ring, *wd;
 
-	printf("edgeboxd pid %.0f, up %.0f s, %s%s%s (status %.1f s old)\n", num(root, "pid"),
-	       num(root, "uptime_s"),
+	printf("edgeboxd pid %.0f, %s, up %.0f s, %s%s%s (status %.1f s old)\n", num(root, "pid"),
+	       str(root, "daemon"), num(root, "uptime_s"),
 	       cJSON_IsTrue(cJSON_GetObjectItem(root, "healthy")) ? "healthy" : "UNHEALTHY",
 	       *str(root, "unhealthy_reason") ? ": " : "", str(root, "unhealthy_reason"), age_s);
 	printf("\n%-13s %-8s %-14s %10s %6s %8s %10s %10s\n", "STAGE", "STATE", "SCHED", "ITEMS",
@@ -184,7 +184,10 @@ static int cmd_status(int argc, char **argv)
 		else
 			print_status(root, age);
 		rc = cJSON_IsTrue(cJSON_GetObjectItem(root, "healthy")) ? EXIT_OK : EXIT_FAIL;
-		if (age > 10) {
+		if (strcmp(str(root, "daemon"), "stopped") == 0) {
+			fprintf(stderr, "edgeboxctl: edgeboxd has stopped; this is its last status\n");
+			rc = EXIT_NO_DAEMON;
+		} else if (age > 10) {
 			fprintf(stderr, "edgeboxctl: the status is %.0f s old; edgeboxd may be stopped "
 					"or hung\n", age);
 			rc = EXIT_NO_DAEMON;

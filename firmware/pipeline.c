@@ -40,6 +40,7 @@ struct pipeline {
 	struct supervisor sup;
 	char status_file[512];
 	uint64_t status_interval_ns, last_status_ns, started_ns;
+	bool stopped;
 	long tick_ms;
 };
 
@@ -338,6 +339,7 @@ void pipeline_tick(struct pipeline *p, uint64_t now_ns)
 void pipeline_stop(struct pipeline *p)
 {
 	supervisor_stop_all(&p->sup, 2000);
+	p->stopped = true;
 	if (p->status_file[0])
 		pipeline_write_status(p);
 }
@@ -392,8 +394,9 @@ int pipeline_status_json(struct pipeline *p, char **ret)
 		return -ENOMEM;
 	cJSON_AddNumberToObject(root, "version", 1);
 	cJSON_AddNumberToObject(root, "pid", getpid());
+	cJSON_AddStringToObject(root, "daemon", p->stopped ? "stopped" : "running");
 	cJSON_AddNumberToObject(root, "uptime_s", (double)(now - p->started_ns) / 1e9);
-	cJSON_AddBoolToObject(root, "healthy", p->sup.healthy);
+	cJSON_AddBoolToObject(root, "healthy", p->sup.healthy && !p->stopped);
 	if (p->sup.unhealthy_reason[0])
 		cJSON_AddStringToObject(root, "unhealthy_reason", p->sup.unhealthy_reason);
 	stages = cJSON_AddArrayToObject(root, "stages");

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 static char daemon_path[512];
+static char ctl_path[512];
 static char dir[512];
 
 static void setup(const char *name)
@@ -25,6 +26,7 @@ static void setup(const char *name)
 	const char *bin = getenv("EDGEBOX_BIN");
 
 	snprintf(daemon_path, sizeof(daemon_path), "%s/edgeboxd", bin ? bin : "build/bin");
+	snprintf(ctl_path, sizeof(ctl_path), "%s/edgeboxctl", bin ? bin : "build/bin");
 	snprintf(dir, sizeof(dir), "%s/%s", test_tmpdir(), name);
 	mkdir(dir, 0755);
 }
@@ -117,6 +119,18 @@ static char *slurp(const char *path)
 	}
 	fclose(f);
 	return buf;
+}
+
+/* edgeboxctl status on this test's status file: its exit status. */
+static int ctl_status(void)
+{
+	char cmd[2048];
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "%s status --status-file %s/status.json >%s/ctl.out 2>&1",
+		 ctl_path, dir, dir);
+	rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 static cJSON *status(void)
@@ -218,6 +232,16 @@ TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
 	cJSON_Delete(st);
 	st = NULL;
 
+	/* What a technician sees. */
+	ASSERT_EQ(ctl_status(), 0);
+	snprintf(log, sizeof(log), "%s/ctl.out", dir);
+	text = slurp(log);
+	ASSERT_CONTAINS(text, "running");
+	ASSERT_CONTAINS(text, "conversation");
+	ASSERT_CONTAINS(text, "watchdog: soft");
+	free(text);
+	snprintf(log, sizeof(log), "%s/log", dir);
+
 	/* SIGHUP rebuilds the pipeline; the daemon stays up. */
 	ASSERT_EQ(kill(pid, SIGHUP), 0);
 	usleep(300000);
@@ -229,6 +253,7 @@ TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
 	/* SIGTERM: clean exit, and the events are in the store. */
 	ASSERT_EQ(kill(pid, SIGTERM), 0);
 	ASSERT_EQ(wait_exit(pid, 5000), 0);
+	ASSERT_EQ(ctl_status(), 3); /* stopped */
 	ASSERT_MSG(audit_count("ble_seen") >= 1, "ble_seen rows: %d", audit_count("ble_seen"));
 	ASSERT_MSG(audit_count("door") >= 1, "door rows: %d", audit_count("door"));
 	ASSERT_MSG(audit_count("motion_start") >= 1, "motion rows: %d",
