@@ -23,15 +23,21 @@ CPPFLAGS += -I. -D_GNU_SOURCE
 CFLAGS   += -std=gnu11 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
 CXXFLAGS += -std=gnu++17 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
 LDFLAGS  += $(SAN) -pthread
-LDLIBS   += -lbluetooth -lv4l2 -lgpiod -lsqlite3 -lcurl -lcjson -lpcre2-8 -ljpeg -lm
+LDLIBS   += -lbluetooth -lv4l2 -lgpiod -lsqlite3 -lcurl -lcjson -lpcre2-8 -ljpeg \
+            -ldlib -llapack -lblas -lpng -lz -lm
 
 MAINS      := firmware/edgeboxd.c firmware/edgeboxctl.c
 LIB_SRCS   := $(filter-out $(MAINS),$(wildcard firmware/*.c hal/*.c drivers/*.c agent/*.c))
-LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+# C++ only where a C++ library demands it (dlib), behind a C header.
+LIB_CXX_SRCS := $(wildcard agent/*.cc)
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRCS:%.cc=$(BUILD)/obj/%.o)
+# edgeboxctl's subcommands, one file per group.
+CTL_SRCS   := $(wildcard firmware/ctl/*.c)
+CTL_OBJS   := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB        := $(BUILD)/libedgebox.a
 
-TEST_SUPPORT := $(wildcard tests/support/*.c) tests/harness.c
-TEST_SUPPORT_OBJS := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+SUPPORT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/support/*.c))
+TEST_SUPPORT_OBJS := $(SUPPORT_OBJS) $(BUILD)/obj/tests/harness.o
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
 BINS       := $(BUILD)/bin/edgeboxd $(BUILD)/bin/edgeboxctl
@@ -53,17 +59,22 @@ $(LIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/bin/%: $(BUILD)/obj/firmware/%.o $(LIB)
+# Linked with the C++ driver so dlib's C++ runtime comes along.
+$(BUILD)/bin/edgeboxd: $(BUILD)/obj/firmware/edgeboxd.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bin/edgeboxctl: $(BUILD)/obj/firmware/edgeboxctl.o $(CTL_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(SUPPORT_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lck -o $@
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -lck -lhs -o $@
 
 deps:
 	@sh firmware/deps.sh
@@ -105,7 +116,8 @@ install: $(BINS)
 clean:
 	rm -rf build build-asan
 
-FORMAT_SRCS = $(wildcard firmware/*.[ch] hal/*.[ch] drivers/*.[ch] agent/*.[ch] tests/*.[ch])
+FORMAT_SRCS = $(wildcard firmware/*.[ch] firmware/ctl/*.[ch] hal/*.[ch] drivers/*.[ch] agent/*.[ch] \
+	agent/*.cc tests/*.[ch] tests/support/*.[ch] tests/bench/*.[ch])
 
 format:
 	clang-format -i $(FORMAT_SRCS)
