@@ -1,0 +1,22 @@
+/*
+ * ctl — edgeboxctl's subcommands. Each group lives in its own file
+ * (firmware/ctl/ctl_<group>.c) and is listed in the table in
+ * firmware/edgeboxctl.c. A subcommand gets argv with argv[0] = its own name,
+ * prints for people by default and JSON lines with --json, answers --help,
+ * and returns an exit status: CTL_EXIT_*.
+ */
+#ifndef FIRMWARE_CTL_CTL_H
+#define FIRMWARE_CTL_CTL_H
+
+enum {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_FAIL = 1,      /* the check or action failed */
+	CTL_EXIT_USAGE = 2,     /* bad arguments */
+	CTL_EXIT_NO_DAEMON = 3, /* the daemon is not running or its status is stale */
+};
+
+int ctl_ble(int argc, char **argv);   /* ble decode FILE | ble synth ... */
+int ctl_face(int argc, char **argv);  /* face embed IMAGE... | face compare A B */
+int ctl_guard(int argc, char **argv); /* guard: messages on stdin -> JSON verdicts */
+
+#endif
