@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "firmware/ctl/ctl.h"
 #include "hal/registry.h"
 
 #define EDGEBOX_VERSION "0.1.0"
@@ -233,6 +234,7 @@ static int cmd_version(int argc, char **argv)
 
 static const struct command commands[] = {
 	{"status", "stages, rings and watchdog of the running daemon", cmd_status},
+	{"ble", "decode a btsnoop capture; synthesize walk captures", ctl_ble},
 	{"drivers", "the device drivers this build has", cmd_drivers},
 	{"version", "print the version", cmd_version},
 };
