@@ -105,7 +105,7 @@ static int make_ring(const char *name, size_t slot, long capacity, enum ring_ove
 }
 
 static int read_params(struct pipeline *p, struct supervisor_params *sp,
-		       struct presence_params *pp, struct motion_params *mp,
+		       struct proximity_params *pp, struct motion_params *mp,
 		       long *ble_cap, long *frame_cap, long *frame_bytes, long *event_cap,
 		       struct config_error *err)
 {
@@ -139,11 +139,7 @@ static int read_params(struct pipeline *p, struct supervisor_params *sp,
 			      (long)CAMERA_FRAME_MAX_BYTES, frame_bytes, err);
 	rc = rc ?: config_int(c, "rings", "event_capacity", 256, 2, 65536, event_cap, err);
 
-	rc = rc ?: config_int(c, "presence", "min_rssi", -80, -127, 20, &v, err);
-	pp->min_rssi = (int)v;
-	rc = rc ?: config_int(c, "presence", "lost_after_ms", 8000, 100, 600000, &v, err);
-	pp->lost_after_ms = (uint32_t)v;
-	rc = rc ?: config_double(c, "presence", "smoothing", 0.3, 0.01, 1.0, &pp->smoothing, err);
+	rc = rc ?: proximity_params_from_config(c, "beacons", pp, err);
 
 	motion_params_default(mp);
 	rc = rc ?: config_int(c, "motion", "cell_delta", mp->cell_delta, 1, 255, &v, err);
@@ -185,7 +181,7 @@ static int first_open(int rc, const char *msg, struct config_error *err)
 int pipeline_create(const struct config *cfg, struct pipeline **ret, struct config_error *err)
 {
 	struct supervisor_params sp;
-	struct presence_params pp;
+	struct proximity_params pp;
 	struct motion_params mp;
 	struct store_open_info info;
 	struct store_error serr;
@@ -266,7 +262,11 @@ int pipeline_create(const struct config *cfg, struct pipeline **ret, struct conf
 	if (ble_ops) {
 		p->presence.in = p->ble_ring;
 		p->presence.outbox.ring = p->event_ring;
-		presence_init(&p->presence.presence, &pp);
+		rc = proximity_new(&pp, &p->presence.proximity);
+		if (rc < 0) {
+			cfg_fail(err, rc, "cannot create the proximity tracker: %s", strerror(-rc));
+			goto fail;
+		}
 		add_stage(p, &presence_stage_desc, &p->presence);
 	}
 	if (cam_ops) {
@@ -358,6 +358,7 @@ void pipeline_free(struct pipeline *p)
 	if (p->gpio.open)
 		gpio_close(&p->gpio.dev);
 	store_close(p->store);
+	proximity_free(p->presence.proximity);
 	ring_free(p->ble_ring);
 	ring_free(p->frame_ring);
 	ring_free(p->event_ring);

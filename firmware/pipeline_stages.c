@@ -106,36 +106,78 @@ const struct stage_desc ble_stage_desc = {
 	.fini = ble_fini,
 };
 
-/* ---- presence: ble ring -> events -------------------------------------- */
+/* ---- presence: ble ring -> proximity events ------------------------------ */
+
+static void to_event(const struct proximity_event *pe, struct event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = pe->ts_ns;
+	ev->kind = pe->kind == PROXIMITY_APPROACH ? EVENT_PRESENCE_APPROACH
+		   : pe->kind == PROXIMITY_DWELL  ? EVENT_PRESENCE_DWELL
+						  : EVENT_PRESENCE_LEAVE;
+	beacon_to_store(&pe->id, &ev->u.presence.beacon);
+	memcpy(ev->u.presence.addr, pe->addr, 6);
+	ev->u.presence.rssi = (int8_t)(pe->rssi - 0.5);
+	ev->u.presence.reason = (uint8_t)pe->reason;
+	ev->u.presence.distance_m = (float)pe->distance_m;
+}
+
+/* Sends the backlog in order; 0 when empty, -EAGAIN when the ring is full. */
+static int presence_drain(struct presence_stage *s)
+{
+	struct event ev;
+	size_t i;
+
+	for (i = 0; i < s->nbacklog; i++) {
+		to_event(&s->backlog[i], &ev);
+		if (outbox_send(&s->outbox, &ev) < 0) {
+			i++; /* the outbox holds this one now */
+			break;
+		}
+	}
+	memmove(s->backlog, s->backlog + i, (s->nbacklog - i) * sizeof(s->backlog[0]));
+	s->nbacklog -= i;
+	return s->nbacklog || s->outbox.has_pending ? -EAGAIN : 0;
+}
+
+static void presence_add(struct presence_stage *s, int n)
+{
+	s->nbacklog += n > 0 ? (size_t)n : 0;
+}
 
 static int presence_step(void *ctx, struct stage *st, char *err, size_t len)
 {
 	struct presence_stage *s = ctx;
+	const size_t room = PROXIMITY_SIGHTING_EVENTS_MAX;
+	struct proximity_sighting sg;
 	struct ble_adv_report r;
-	struct event ev;
 	size_t n;
 	int rc;
 
 	(void)err;
 	(void)len;
-	if (outbox_backoff(&s->outbox) < 0)
+	if (outbox_backoff(&s->outbox) < 0 || presence_drain(s) < 0)
 		return 0;
-	while (presence_expire(&s->presence, hal_now_ns(), &ev) == 1)
-		if (outbox_send(&s->outbox, &ev) < 0)
-			return 0;
+	presence_add(s, proximity_tick(s->proximity, hal_now_ns(), s->backlog, room));
+	if (presence_drain(s) < 0)
+		return 0;
 	rc = ring_wait(s->in, STAGE_WAIT_MS);
 	if (rc <= 0)
 		return 0;
-	/* A bounded batch, so expiry and the heartbeat keep running under load. */
-	for (int i = 0; i < 64 && ring_pop(s->in, &r, sizeof(r), &n) == 1; i++) {
+	/* A bounded batch, so ticks and the heartbeat keep running under load;
+	 * stop taking reports while events wait for the event ring. */
+	for (int i = 0; i < 64 && s->nbacklog == 0 && ring_pop(s->in, &r, sizeof(r), &n) == 1;
+	     i++) {
 		if (n != sizeof(r))
 			continue;
-		if (presence_sighting(&s->presence, &r, &ev) == 1 &&
-		    outbox_send(&s->outbox, &ev) < 0) {
-			stage_item_done(st, r.ts_ns, hal_now_ns());
-			return 0;
-		}
 		stage_item_done(st, r.ts_ns, hal_now_ns());
+		if (beacon_decode_report(&r, &sg.id, &s->beacon_stats) != 1)
+			continue;
+		memcpy(sg.addr, r.addr, 6);
+		sg.rssi = r.rssi;
+		sg.ts_ns = r.ts_ns;
+		presence_add(s, proximity_sighting(s->proximity, &sg, s->backlog, room));
+		presence_drain(s);
 	}
 	return 0;
 }

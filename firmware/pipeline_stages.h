@@ -8,9 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/beacon.h"
+#include "agent/proximity.h"
 #include "firmware/event.h"
 #include "firmware/motion.h"
-#include "firmware/presence.h"
 #include "firmware/stage.h"
 #include "hal/ble.h"
 #include "hal/camera.h"
@@ -46,10 +47,15 @@ struct ble_stage {
 	struct ring *out;
 };
 
+/* Advertising reports -> store-app beacons -> zones -> approach/dwell/leave. */
 struct presence_stage {
 	struct ring *in;
-	struct presence presence;
+	struct proximity *proximity;
+	struct beacon_stats beacon_stats;
 	struct event_outbox outbox;
+	/* proximity events not yet sent; filled only when empty */
+	struct proximity_event backlog[PROXIMITY_SIGHTING_EVENTS_MAX];
+	size_t nbacklog;
 };
 
 struct camera_stage {

@@ -52,9 +52,9 @@ static void write_config(const char *path, const char *extra)
 		 "[daemon]\nlog_level = info\nrealtime = false\nstatus_file = %s/status.json\n"
 		 "status_interval_ms = 100\n"
 		 "[store]\npath = %s/edgebox.db\n"
-		 "[ble]\ndriver = btsnoop\nfile = %s/tests/fixtures/ble/walkin.btsnoop\nspeed = 4\n"
+		 "[ble]\ndriver = btsnoop\nfile = %s/tests/fixtures/ble/walk_in.btsnoop\nspeed = 4\n"
 		 "loop = true\n"
-		 "[presence]\nmin_rssi = -75\nlost_after_ms = 1500\n"
+		 "[beacons]\nuuid = E2C56DB5-DFFB-48D2-B060-D0F5A71096E0\n"
 		 "[camera]\ndriver = replay\npath = %s/tests/fixtures/camera\nfps = 20\nloop = true\n"
 		 "[gpio]\ndriver = replay\nscript = %s/tests/fixtures/gpio/door.script\nspeed = 8\n"
 		 "[watchdog]\ndriver = soft\ntimeout_s = 5\n%s",
@@ -218,7 +218,7 @@ TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
 	/* Every stage runs and items flow through every ring. */
 	WAIT_FOR(8000, (cJSON_Delete(st), st = status()) && stage_num(st, "conversation", "items") >= 3 &&
 			       stage_num(st, "face", "items") > 5 && stage_num(st, "presence", "items") > 5 &&
-			       audit_count("ble_seen") >= 1 && audit_count("motion_start") >= 1);
+			       audit_count("approach") >= 1 && audit_count("motion_start") >= 1);
 	ASSERT_MSG(st, "no status file; log:\n%s", slurp(log));
 	ASSERT_STREQ(stage_str(st, "conversation", "state"), "running");
 	ASSERT_STREQ(stage_str(st, "camera", "state"), "running");
@@ -254,7 +254,7 @@ TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
 	ASSERT_EQ(kill(pid, SIGTERM), 0);
 	ASSERT_EQ(wait_exit(pid, 5000), 0);
 	ASSERT_EQ(ctl_status(), 3); /* stopped */
-	ASSERT_MSG(audit_count("ble_seen") >= 1, "ble_seen rows: %d", audit_count("ble_seen"));
+	ASSERT_MSG(audit_count("approach") >= 1, "approach rows: %d", audit_count("approach"));
 	ASSERT_MSG(audit_count("door") >= 1, "door rows: %d", audit_count("door"));
 	ASSERT_MSG(audit_count("motion_start") >= 1, "motion rows: %d",
 		   audit_count("motion_start"));
