@@ -212,7 +212,8 @@ int config_load_string(const char *name, const char *base_dir, const char *text,
 			char *q;
 
 			for (q = value; *q; q++)
-				if ((*q == '#' || *q == ';') && q > value && isspace((unsigned char)q[-1])) {
+				if ((*q == '#' || *q == ';') &&
+				    (q == value || isspace((unsigned char)q[-1]))) {
 					*q = '\0';
 					value = trim(value);
 					break;

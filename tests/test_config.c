@@ -185,7 +185,8 @@ TEST(command_line_overrides)
 TEST(inline_comments_end_unquoted_values)
 {
 	struct config_error err;
-	struct config *c = load("[a]\nx = hci      # the adapter\ny = a;b ; note\nz = \"q # kept\"\nw = c#d\n",
+	struct config *c = load("[a]\nx = hci      # the adapter\ny = a;b ; note\nz = \"q # kept\"\nw = c#d\n"
+				"e =    # nothing\n",
 				&err);
 
 	ASSERT(c);
@@ -193,5 +194,6 @@ TEST(inline_comments_end_unquoted_values)
 	ASSERT_STREQ(config_get(c, "a", "y"), "a;b");
 	ASSERT_STREQ(config_get(c, "a", "z"), "q # kept");
 	ASSERT_STREQ(config_get(c, "a", "w"), "c#d");
+	ASSERT_STREQ(config_get(c, "a", "e"), "");
 	config_free(c);
 }

@@ -18,5 +18,7 @@ enum {
 int ctl_ble(int argc, char **argv);   /* ble decode FILE | ble synth ... */
 int ctl_face(int argc, char **argv);  /* face embed IMAGE... | face compare A B */
 int ctl_guard(int argc, char **argv); /* guard: messages on stdin -> JSON verdicts */
+int ctl_kiosk(int argc, char **argv); /* kiosk: be the customer on the kiosk socket */
+int ctl_staff(int argc, char **argv); /* staff: the live staff feed; take over, hand back */
 
 #endif
