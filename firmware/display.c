@@ -565,6 +565,16 @@ int display_msg_reply_end(char *buf, size_t cap, uint64_t ts_ms, uint32_t turn)
 	return display_json_end(&w);
 }
 
+int display_msg_reply_fix(char *buf, size_t cap, uint64_t ts_ms, uint32_t turn, const char *text)
+{
+	struct display_json w;
+
+	display_json_begin(&w, buf, cap, "reply_fix", ts_ms);
+	display_json_int(&w, "turn", turn);
+	display_json_str(&w, "text", text);
+	return display_json_end(&w);
+}
+
 int display_msg_product_card(char *buf, size_t cap, uint64_t ts_ms, const struct display_product *p)
 {
 	struct display_json w;

@@ -289,6 +289,8 @@ int display_msg_reply_start(char *buf, size_t cap, uint64_t ts_ms, uint32_t turn
 int display_msg_token(char *buf, size_t cap, uint64_t ts_ms, uint32_t turn, const char *text,
 		      size_t len);
 int display_msg_reply_end(char *buf, size_t cap, uint64_t ts_ms, uint32_t turn);
+/* The figure check changed a streamed reply: text replaces the turn's reply. */
+int display_msg_reply_fix(char *buf, size_t cap, uint64_t ts_ms, uint32_t turn, const char *text);
 
 #define DISPLAY_CARD_HIGHLIGHTS_MAX 8
 struct display_product {

@@ -2223,3 +2223,49 @@ int store_staff_find(struct store *s, const uint8_t token_hash[STORE_TOKEN_HASH_
 		return fail_db(s, r, "looking up a staff device");
 	return r == 1 ? 0 : fail(s, -ENOENT, "no live staff device with that token");
 }
+
+int store_customer_get(struct store *s, int64_t customer_id, struct store_customer *ret)
+{
+	static const char *const sql =
+		"SELECT c.display_name, c.created_at, coalesce(c.last_seen, 0),"
+		" (SELECT count(*) FROM visits v WHERE v.customer_id = c.id AND v.ended_at IS NOT NULL),"
+		" coalesce((SELECT v.started_at FROM visits v WHERE v.customer_id = c.id"
+		"   AND v.ended_at IS NOT NULL ORDER BY v.started_at DESC, v.id DESC LIMIT 1), 0),"
+		" coalesce((SELECT v.summary FROM visits v WHERE v.customer_id = c.id"
+		"   AND v.ended_at IS NOT NULL ORDER BY v.started_at DESC, v.id DESC LIMIT 1), ''),"
+		" EXISTS (SELECT 1 FROM consents k WHERE k.customer_id = c.id AND k.kind = 'face'"
+		"   AND k.revoked_at IS NULL)"
+		" FROM customers c WHERE c.id = ?";
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = check_id(s, "customer", customer_id);
+	if (r < 0)
+		return r;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(s, -EIO, "reading customer %lld: %s", (long long)customer_id,
+			    sqlite3_errmsg(s->db));
+	sqlite3_bind_int64(st, 1, customer_id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		ret->id = customer_id;
+		snprintf(ret->name, sizeof(ret->name), "%s", (const char *)sqlite3_column_text(st, 0));
+		ret->created_at = sqlite3_column_int64(st, 1);
+		ret->last_seen = sqlite3_column_int64(st, 2);
+		ret->visits = sqlite3_column_int(st, 3);
+		ret->last_visit_at = sqlite3_column_int64(st, 4);
+		snprintf(ret->last_summary, sizeof(ret->last_summary), "%s",
+			 (const char *)sqlite3_column_text(st, 5));
+		ret->face_consent = sqlite3_column_int(st, 6) != 0;
+		r = 0;
+	} else if (r == SQLITE_DONE) {
+		r = fail(s, -ENOENT, "no customer %lld", (long long)customer_id);
+	} else {
+		r = errno_from_sqlite(s->db, r);
+		fail(s, r, "reading customer %lld: %s", (long long)customer_id,
+		     sqlite3_errmsg(s->db));
+	}
+	sqlite3_finalize(st);
+	return r;
+}

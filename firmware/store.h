@@ -245,6 +245,21 @@ int store_beacon_add(struct store *s, int64_t customer_id, const struct store_be
 /* The customer a beacon belongs to. -ENOENT: unknown beacon. */
 int store_beacon_find(struct store *s, const struct store_beacon_id *b, int64_t *ret_customer_id);
 
+/* What the box knows about a customer, for the greeting and the staff feed. */
+struct store_customer {
+	int64_t id;
+	char name[STORE_NAME_MAX + 1];
+	int64_t created_at;
+	int64_t last_seen;                  /* 0: never */
+	int visits;                         /* visits ended before this one */
+	int64_t last_visit_at;              /* start of the latest ended visit, 0: none */
+	char last_summary[STORE_SUMMARY_MAX + 1]; /* its summary, "" when none */
+	bool face_consent;                  /* a live "face" consent */
+};
+
+/* Fills *ret. -ENOENT: no such customer. */
+int store_customer_get(struct store *s, int64_t customer_id, struct store_customer *ret);
+
 /* ---- visits, sessions, turns ------------------------------------------ */
 
 /* Starts a visit; customer_id 0 is an anonymous visitor. A known customer's

@@ -1582,3 +1582,32 @@ TEST(crash_safety_sigkill_while_appending)
 	}
 	ASSERT(total >= 6);
 }
+
+TEST(customer_get_gives_name_visits_and_last_summary)
+{
+	struct store_customer c;
+	struct store *s;
+	int64_t id, visit;
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/cget.db", test_tmpdir());
+	ASSERT(store_open(path, 0, &s, NULL, NULL) >= 0);
+	ASSERT_EQ(store_customer_add(s, "Dana", &id), 0);
+	ASSERT_EQ(store_customer_get(s, id, &c), 0);
+	ASSERT_STREQ(c.name, "Dana");
+	ASSERT_EQ(c.visits, 0);
+	ASSERT_STREQ(c.last_summary, "");
+	ASSERT(!c.face_consent);
+	ASSERT_EQ(store_visit_begin(s, id, &visit), 0);
+	ASSERT_EQ(store_visit_end(s, visit, "looked at the family TV pack"), 0);
+	ASSERT_EQ(store_visit_begin(s, id, &visit), 0); /* the visit now, still open */
+	ASSERT_EQ(store_consent_grant(s, id, STORE_CONSENT_FACE, STORE_CONSENT_KIOSK, NULL), 0);
+	ASSERT_EQ(store_customer_get(s, id, &c), 0);
+	ASSERT_EQ(c.visits, 1);
+	ASSERT_STREQ(c.last_summary, "looked at the family TV pack");
+	ASSERT(c.last_visit_at > 0);
+	ASSERT(c.face_consent);
+	ASSERT_EQ(store_customer_get(s, id + 100, &c), -ENOENT);
+	ASSERT_EQ(store_customer_get(s, 0, &c), -EINVAL);
+	store_close(s);
+}

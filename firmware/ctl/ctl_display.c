@@ -226,6 +226,8 @@ static void kiosk_show(struct console *con, const cJSON *m, const char *type)
 	end_line(con);
 	if (strcmp(type, "greeting") == 0) {
 		printf("agent> %s\n", jstr(m, "text"));
+	} else if (strcmp(type, "reply_fix") == 0) {
+		printf("agent (corrected)> %s\n", jstr(m, "text"));
 	} else if (strcmp(type, "product_card") == 0) {
 		remember(con->products, &con->n_products, PRODUCTS_KEPT, jstr(m, "id"));
 		printf("  [product %d] %s", con->n_products, jstr(m, "name"));
