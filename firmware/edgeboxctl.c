@@ -235,6 +235,7 @@ static int cmd_version(int argc, char **argv)
 static const struct command commands[] = {
 	{"status", "stages, rings and watchdog of the running daemon", cmd_status},
 	{"ble", "decode a btsnoop capture; synthesize walk captures", ctl_ble},
+	{"face", "embed faces in images, compare two faces", ctl_face},
 	{"guard", "check customer messages against the scope rules (stdin -> JSON lines)", ctl_guard},
 	{"kiosk", "be the customer at the kiosk: type, see the reply stream", ctl_kiosk},
 	{"staff", "the live staff feed; take a session over, hand it back", ctl_staff},
