@@ -20,5 +20,6 @@ int ctl_face(int argc, char **argv);  /* face embed IMAGE... | face compare A B 
 int ctl_guard(int argc, char **argv); /* guard: messages on stdin -> JSON verdicts */
 int ctl_kiosk(int argc, char **argv); /* kiosk: be the customer on the kiosk socket */
 int ctl_staff(int argc, char **argv); /* staff: the live staff feed; take over, hand back */
+int ctl_update(int argc, char **argv); /* update BUNDLE | --status | --boot | --make-bundle ... */
 
 #endif
