@@ -24,7 +24,7 @@ CFLAGS   += -std=gnu11 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
 CXXFLAGS += -std=gnu++17 $(OPT) $(WARN) $(SAN) -pthread -MMD -MP
 LDFLAGS  += $(SAN) -pthread
 LDLIBS   += -lbluetooth -lv4l2 -lgpiod -lsqlite3 -lcurl -lcjson -lpcre2-8 -ljpeg \
-            -ldlib -llapack -lblas -lpng -lz -lm
+            -lsodium -ldlib -llapack -lblas -lpng -lz -lm
 
 MAINS      := firmware/edgeboxd.c firmware/edgeboxctl.c
 LIB_SRCS   := $(filter-out $(MAINS),$(wildcard firmware/*.c hal/*.c drivers/*.c agent/*.c))
@@ -109,7 +109,15 @@ install: $(BINS)
 	for d in skills catalog config; do \
 		[ -z "$$(ls -A $$d 2>/dev/null)" ] || cp -R $$d $(DESTDIR)$(PREFIX)/share/edgebox/; \
 	done
-	install -m 0644 config/edgebox.conf $(DESTDIR)/etc/edgebox/edgebox.conf
+	{ cat config/edgebox.conf; \
+	  printf '\n# make install: where the agent files are (later keys win)\n[agent]\n'; \
+	  printf 'scope_rules = $(PREFIX)/share/edgebox/config/scope_rules.conf\n'; \
+	  printf 'signals = $(PREFIX)/share/edgebox/config/signals.conf\n'; \
+	  printf 'archetypes = $(PREFIX)/share/edgebox/config/archetypes.conf\n'; \
+	  printf 'skills = $(PREFIX)/share/edgebox/skills/manifest.conf\n'; \
+	  printf 'catalog = $(PREFIX)/share/edgebox/catalog\n'; \
+	} > $(DESTDIR)/etc/edgebox/edgebox.conf
+	chmod 0644 $(DESTDIR)/etc/edgebox/edgebox.conf
 	sed 's|@PREFIX@|$(PREFIX)|g' firmware/edgeboxd.service > \
 		$(DESTDIR)/lib/systemd/system/edgeboxd.service
 
