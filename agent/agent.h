@@ -76,6 +76,7 @@ void agent_set_day(struct agent *a, int32_t day);
 
 /* What the box knows about who is at the kiosk. */
 struct agent_visitor {
+	int64_t session_id;         /* the store's session, for staff messages; 0: none */
 	int64_t customer_id;        /* 0: anonymous */
 	const char *name;           /* display name, or NULL */
 	bool returning;             /* seen on an earlier visit */
@@ -97,6 +98,10 @@ struct agent_sink {
 	void (*audit)(void *ctx, const char *kind, const char *detail_json);
 	/* A turn to keep: role "customer", "agent", "staff" or "system". */
 	void (*turn)(void *ctx, const char *role, const char *text, const char *meta_json);
+	/* Called about every 10 ms while a turn waits for the model: the owner
+	 * keeps reading its inputs and returns true to cancel the turn (the
+	 * visitor left, typed again, or staff took over). */
+	bool (*poll)(void *ctx);
 	void *ctx;
 };
 
@@ -107,6 +112,10 @@ struct agent_sink {
  */
 int agent_session_begin(struct agent *a, const struct agent_visitor *v,
 			const struct agent_sink *sink, struct agent_session **ret);
+/* Same without the greeting, for a session resumed after a restart: state
+ * DISCOVERY (or PRESENTING once a turn names a product). */
+int agent_session_resume(struct agent *a, const struct agent_visitor *v,
+			 const struct agent_sink *sink, struct agent_session **ret);
 
 /* What one turn did: everything the evals check deterministically. */
 struct agent_tool_call {
@@ -162,6 +171,22 @@ struct agent_turn_report {
  * closed politely and any tool call in flight marked cancelled).
  */
 int agent_session_turn(struct agent_session *s, const char *text, size_t len,
+		       struct agent_turn_report *ret);
+
+/*
+ * After a restart: puts a committed turn back into the session's memory
+ * (transcript, model history) without saying anything. role "customer" or
+ * "agent"; others are ignored. 0 or -ENOMEM.
+ */
+int agent_session_restore_turn(struct agent_session *s, const char *role, const char *text);
+
+/*
+ * The deterministic part of a turn only (guard, signals, archetype, skills,
+ * prompt): fills the same report but says nothing, calls no tool and does
+ * not move the state. The archetype tracker does see the message. For the
+ * whole-turn benchmark and for looking at prompts.
+ */
+int agent_session_plan(struct agent_session *s, const char *text, size_t len,
 		       struct agent_turn_report *ret);
 
 /* Stops the turn in progress, if any, as soon as possible. Any thread. */

@@ -1,6 +1,7 @@
 #include "firmware/event.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 
 const char *event_kind_name(enum event_kind kind)
@@ -72,14 +73,21 @@ int event_to_json(const struct event *ev, char *buf, size_t len)
 		n = snprintf(buf, len, "{\"event\":\"%s\",\"track\":%u,\"face_px\":%u}",
 			     event_kind_name(ev->kind), ev->u.face.track, ev->u.face.face_px);
 		break;
-	case EVENT_FACE_IDENTIFIED:
+	case EVENT_FACE_IDENTIFIED: {
+		/* no gallery or no second customer: infinity, which JSON spells null */
+		char d[32] = "null", m[32] = "null";
+
+		if (isfinite(ev->u.face.distance))
+			snprintf(d, sizeof(d), "%.3f", (double)ev->u.face.distance);
+		if (isfinite(ev->u.face.margin))
+			snprintf(m, sizeof(m), "%.3f", (double)ev->u.face.margin);
 		n = snprintf(buf, len,
-			     "{\"event\":\"%s\",\"track\":%u,\"customer\":%lld,\"distance\":%.3f,"
-			     "\"margin\":%.3f,\"frames\":%u}",
+			     "{\"event\":\"%s\",\"track\":%u,\"customer\":%lld,\"distance\":%s,"
+			     "\"margin\":%s,\"frames\":%u}",
 			     event_kind_name(ev->kind), ev->u.face.track,
-			     (long long)ev->u.face.customer_id, (double)ev->u.face.distance,
-			     (double)ev->u.face.margin, ev->u.face.frames);
+			     (long long)ev->u.face.customer_id, d, m, ev->u.face.frames);
 		break;
+	}
 	case EVENT_DOOR:
 	case EVENT_STAFF_CALL:
 		n = snprintf(buf, len, "{\"event\":\"%s\",\"active\":%s}", event_kind_name(ev->kind),

@@ -10,7 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
+#include "firmware/agent_stage.h"
 #include "firmware/config.h"
+#include "firmware/display.h"
 #include "firmware/log.h"
 #include "firmware/pipeline_stages.h"
 #include "firmware/ring.h"
@@ -32,7 +35,9 @@ struct pipeline {
 	struct camera_stage camera;
 	struct face_stage face;
 	struct gpio_stage gpio;
-	struct conversation_stage conversation;
+	struct agent *agent;
+	struct display *kiosk, *staff;
+	struct agent_stage *conversation;
 	struct stage stages[6];
 	size_t nstages;
 	struct watchdog_dev wd;
@@ -178,6 +183,55 @@ static int first_open(int rc, const char *msg, struct config_error *err)
 	return 0;
 }
 
+static void wake_event_ring(void *ctx)
+{
+	ring_wake(ctx);
+}
+
+static int open_display(struct pipeline *p, enum display_role role, struct display **ret,
+			struct config_error *err)
+{
+	struct display_params dp;
+	bool enabled;
+	char msg[512];
+	int rc;
+
+	rc = display_params_from_config(p->cfg, role, &dp, &enabled, err);
+	if (rc < 0)
+		return rc;
+	if (!enabled)
+		return 0; /* socket = none */
+	dp.notify = wake_event_ring;
+	dp.notify_ctx = p->event_ring;
+	rc = display_create(&dp, ret, msg, sizeof(msg));
+	if (rc < 0) {
+		/* no tablets until this is fixed, but the box still runs */
+		log_error("pipeline", "%s; the %s display is off", msg, display_role_name(role));
+		*ret = NULL;
+	}
+	return 0;
+}
+
+/* The agent's knowledge, the display sockets and the conversation stage. */
+static int open_conversation(struct pipeline *p, struct config_error *err)
+{
+	struct agent_stage_params ap;
+	int rc;
+
+	rc = agent_stage_params_from_config(p->cfg, &ap, err);
+	if (rc < 0)
+		return rc;
+	rc = agent_new(p->cfg, &p->agent, err->msg, sizeof(err->msg));
+	if (rc < 0)
+		return rc == -ENOMEM ? rc : -EINVAL;
+	rc = open_display(p, DISPLAY_ROLE_KIOSK, &p->kiosk, err);
+	rc = rc ?: open_display(p, DISPLAY_ROLE_STAFF, &p->staff, err);
+	if (rc < 0)
+		return rc;
+	return agent_stage_new(&ap, p->event_ring, p->store, p->agent, p->kiosk, p->staff, p->cfg,
+			       &p->conversation, err);
+}
+
 int pipeline_create(const struct config *cfg, struct pipeline **ret, struct config_error *err)
 {
 	struct supervisor_params sp;
@@ -273,11 +327,17 @@ int pipeline_create(const struct config *cfg, struct pipeline **ret, struct conf
 		p->face.in = p->frame_ring;
 		p->face.outbox.ring = p->event_ring;
 		motion_init(&p->face.motion, &mp);
+		rc = face_params_from_config(cfg, "faces", &p->face.params, err);
+		rc = rc ?: config_path(cfg, "store", "path", NULL, true, p->face.store_path,
+				       sizeof(p->face.store_path), err);
+		if (rc < 0)
+			goto fail;
 		add_stage(p, &face_stage_desc, &p->face);
 	}
-	p->conversation.in = p->event_ring;
-	p->conversation.store = p->store;
-	add_stage(p, &conversation_stage_desc, &p->conversation);
+	rc = open_conversation(p, err);
+	if (rc < 0)
+		goto fail;
+	add_stage(p, &agent_stage_desc, p->conversation);
 
 	if (wd_ops) {
 		rc = watchdog_open(&p->wd, wd_ops, cfg, "watchdog");
@@ -357,6 +417,10 @@ void pipeline_free(struct pipeline *p)
 		camera_close(&p->camera.dev);
 	if (p->gpio.open)
 		gpio_close(&p->gpio.dev);
+	agent_stage_free(p->conversation);
+	display_free(p->kiosk);
+	display_free(p->staff);
+	agent_free(p->agent);
 	store_close(p->store);
 	proximity_free(p->presence.proximity);
 	ring_free(p->ble_ring);

@@ -277,6 +277,78 @@ const struct stage_desc camera_stage_desc = {
 
 /* ---- face: frame ring -> events (lowest priority) ---------------------- */
 
+/* Opens dlib and the gallery. Missing models fail the stage with the fix
+ * (make deps); the box runs on without faces. */
+static int face_init(void *ctx, char *err, size_t len)
+{
+	struct face_stage *s = ctx;
+	struct store *store = NULL;
+	char msg[512];
+	int rc;
+
+	s->npending = 0;
+	rc = face_dlib_open(&s->params.dlib, &s->dlib, msg, sizeof(msg));
+	if (rc < 0) {
+		snprintf(err, len, "%s", msg);
+		return rc;
+	}
+	rc = face_match_new(&s->params.match, &s->gallery, msg, sizeof(msg));
+	if (rc < 0) {
+		snprintf(err, len, "faces: %s", msg);
+		return rc;
+	}
+	/* The gallery holds only customers who consented: revoking deletes
+	 * their embeddings. A store that cannot be read leaves everyone
+	 * anonymous rather than stopping the camera. */
+	if (store_open(s->store_path, STORE_OPEN_READONLY | STORE_OPEN_NO_CHECK, &store, NULL,
+		       NULL) >= 0) {
+		face_match_load(s->gallery, store, msg, sizeof(msg));
+		store_close(store);
+	}
+	rc = face_track_new(&s->params.track, &face_track_engine_dlib, s->dlib, s->gallery,
+			    &s->tracker, msg, sizeof(msg));
+	if (rc < 0) {
+		snprintf(err, len, "faces: %s", msg);
+		return rc;
+	}
+	return 0;
+}
+
+static void face_event(const struct face_track_event *fe, struct event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = fe->ts_ns;
+	ev->kind = fe->kind == FACE_TRACK_STARTED    ? EVENT_FACE_SEEN
+		   : fe->kind == FACE_TRACK_IDENTITY ? EVENT_FACE_IDENTIFIED
+						     : EVENT_FACE_GONE;
+	ev->u.face.track = fe->track_id;
+	ev->u.face.customer_id = fe->customer_id;
+	ev->u.face.distance = fe->distance;
+	ev->u.face.margin = fe->margin;
+	ev->u.face.frames = (uint16_t)fe->frames_used;
+	ev->u.face.face_px = (uint16_t)fe->box.width;
+}
+
+/* Sends the tracker's events in order; -EAGAIN when the ring is full. */
+static int face_drain(struct face_stage *s)
+{
+	struct event ev;
+
+	for (;;) {
+		if (!s->npending) {
+			if (!s->tracker || face_track_next_event(s->tracker, &s->pending[0]) != 1)
+				return 0;
+			s->npending = 1;
+		}
+		face_event(&s->pending[0], &ev);
+		if (outbox_send(&s->outbox, &ev) < 0) {
+			s->npending = 0; /* the outbox holds it now */
+			return -EAGAIN;
+		}
+		s->npending = 0;
+	}
+}
+
 static int face_step(void *ctx, struct stage *st, char *err, size_t len)
 {
 	struct face_stage *s = ctx;
@@ -286,9 +358,7 @@ static int face_step(void *ctx, struct stage *st, char *err, size_t len)
 	size_t n;
 	int rc;
 
-	(void)err;
-	(void)len;
-	if (outbox_backoff(&s->outbox) < 0)
+	if (outbox_backoff(&s->outbox) < 0 || face_drain(s) < 0)
 		return 0;
 	rc = ring_wait(s->in, STAGE_WAIT_MS);
 	if (rc <= 0)
@@ -296,19 +366,48 @@ static int face_step(void *ctx, struct stage *st, char *err, size_t len)
 	slot = ring_peek(s->in, &n);
 	if (!slot)
 		return 0;
-	if (n >= sizeof(*slot)) {
-		f = slot->frame;
-		f.data = (uint8_t *)slot->pixels;
-		f.bytes = n - sizeof(*slot);
-		rc = motion_frame(&s->motion, &f, &ev);
+	if (n < sizeof(*slot)) {
 		ring_release(s->in);
-		stage_item_done(st, f.ts_ns, hal_now_ns());
-		if (rc == 1)
-			outbox_send(&s->outbox, &ev);
 		return 0;
 	}
+	f = slot->frame;
+	f.data = (uint8_t *)slot->pixels;
+	f.bytes = n - sizeof(*slot);
+	f.capacity = f.bytes;
+	rc = motion_frame(&s->motion, &f, &ev);
+	if (rc == 1)
+		outbox_send(&s->outbox, &ev);
+	/* Faces only while something moves or someone is tracked: an empty
+	 * shop floor costs a motion check per frame, not a detector run. */
+	if (s->tracker && (s->motion.moving || face_track_live(s->tracker) > 0)) {
+		rc = face_track_frame(s->tracker, &f);
+		if (rc < 0 && rc != -ENOBUFS) {
+			snprintf(err, len, "faces: %s", face_track_errmsg(s->tracker));
+			ring_release(s->in);
+			return rc;
+		}
+		s->last_face_ns = f.ts_ns;
+	}
 	ring_release(s->in);
+	stage_item_done(st, f.ts_ns, hal_now_ns());
+	face_drain(s);
 	return 0;
+}
+
+static void face_fini(void *ctx)
+{
+	struct face_stage *s = ctx;
+
+	if (s->tracker) {
+		face_track_end_all(s->tracker, hal_now_ns());
+		face_drain(s); /* best effort: the conversation stage may be gone */
+	}
+	face_track_free(s->tracker);
+	face_match_free(s->gallery);
+	face_dlib_close(s->dlib);
+	s->tracker = NULL;
+	s->gallery = NULL;
+	s->dlib = NULL;
 }
 
 static void face_wake(void *ctx)
@@ -322,7 +421,9 @@ const struct stage_desc face_stage_desc = {
 	.name = "face",
 	.priority = STAGE_PRIO_BACKGROUND,
 	.deadline_ms = 5000,
+	.init = face_init,
 	.step = face_step,
+	.fini = face_fini,
 	.wake = face_wake,
 };
 
@@ -393,73 +494,4 @@ const struct stage_desc gpio_stage_desc = {
 	.init = gpio_init,
 	.step = gpio_step,
 	.fini = gpio_fini,
-};
-
-/* ---- conversation: events -> store (highest priority) ------------------ */
-
-static void record_event(struct conversation_stage *s, const struct event *ev)
-{
-	char json[256];
-	int rc;
-
-	if (event_to_json(ev, json, sizeof(json)) < 0)
-		return;
-	log_info("conversation", "%s", json);
-	/* A commit cut by cancellation would leave SQLite mid-transaction. */
-	stage_critical_begin();
-	rc = store_audit_append(s->store, 0, event_kind_name(ev->kind), json);
-	stage_critical_end();
-	if (rc < 0 && s->store_errors++ == 0)
-		log_error("conversation", "cannot record %s in the store: %s",
-			  event_kind_name(ev->kind), store_errmsg(s->store));
-}
-
-static int conversation_step(void *ctx, struct stage *st, char *err, size_t len)
-{
-	struct conversation_stage *s = ctx;
-	struct event ev;
-	size_t n;
-	int rc;
-
-	(void)err;
-	(void)len;
-	rc = ring_wait(s->in, STAGE_WAIT_MS);
-	if (rc <= 0)
-		return 0;
-	for (int i = 0; i < 32 && ring_pop(s->in, &ev, sizeof(ev), &n) == 1; i++) {
-		if (n != sizeof(ev))
-			continue;
-		record_event(s, &ev);
-		stage_item_done(st, ev.ts_ns, hal_now_ns());
-	}
-	return 0;
-}
-
-/* At shutdown the producers are already stopped: drain what they sent. */
-static void conversation_fini(void *ctx)
-{
-	struct conversation_stage *s = ctx;
-	struct event ev;
-	size_t n;
-
-	while (ring_pop(s->in, &ev, sizeof(ev), &n) == 1)
-		if (n == sizeof(ev))
-			record_event(s, &ev);
-}
-
-static void conversation_wake(void *ctx)
-{
-	struct conversation_stage *s = ctx;
-
-	ring_wake(s->in);
-}
-
-const struct stage_desc conversation_stage_desc = {
-	.name = "conversation",
-	.priority = STAGE_PRIO_CONVERSATION,
-	.critical = true,
-	.deadline_ms = 2000,
-	.step = conversation_step,
-	.fini = conversation_fini,
-	.wake = conversation_wake,
 };

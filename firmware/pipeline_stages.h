@@ -10,6 +10,9 @@
 
 #include "agent/beacon.h"
 #include "agent/proximity.h"
+#include "agent/face_dlib.h"
+#include "agent/face_match.h"
+#include "agent/face_track.h"
 #include "firmware/event.h"
 #include "firmware/motion.h"
 #include "firmware/stage.h"
@@ -66,10 +69,20 @@ struct camera_stage {
 	struct ring *out;
 };
 
+/* Frames -> motion (cheap, every frame) and faces (dlib: tracked, so each
+ * person is embedded once and re-checked now and then). */
 struct face_stage {
 	struct ring *in;
 	struct motion motion;
 	struct event_outbox outbox;
+	struct face_params params;
+	char store_path[4096];          /* for the gallery, read-only */
+	struct face_dlib *dlib;         /* the models; init fails without them (make deps) */
+	struct face_match *gallery;
+	struct face_track *tracker;
+	uint64_t last_face_ns;          /* last frame the tracker saw */
+	struct face_track_event pending[8]; /* tracker events waiting for the event ring */
+	size_t npending;
 };
 
 struct gpio_stage {
@@ -78,12 +91,6 @@ struct gpio_stage {
 	struct gpio_dev dev;
 	bool open;
 	struct event_outbox outbox;
-};
-
-struct conversation_stage {
-	struct ring *in;
-	struct store *store;
-	uint64_t store_errors;
 };
 
 /* Frame ring slots hold this header followed by the pixels. */
@@ -97,7 +104,6 @@ extern const struct stage_desc presence_stage_desc;
 extern const struct stage_desc camera_stage_desc;
 extern const struct stage_desc face_stage_desc;
 extern const struct stage_desc gpio_stage_desc;
-extern const struct stage_desc conversation_stage_desc;
 
 /* Opening a device, shared by pipeline_create and the stages' init. */
 int ble_stage_open(struct ble_stage *s, char *err, size_t len);

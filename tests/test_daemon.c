@@ -31,12 +31,29 @@ static void setup(const char *name)
 	mkdir(dir, 0755);
 }
 
+/* The agent's files live in the repository, not beside the test config. */
+static const char *agent_section(void)
+{
+	static char buf[4096];
+	char cwd[256];
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return "";
+	snprintf(buf, sizeof(buf),
+		 "[agent]\nscope_rules = %s/config/scope_rules.conf\nsignals = %s/config/signals.conf\n"
+		 "archetypes = %s/config/archetypes.conf\nskills = %s/skills/manifest.conf\n"
+		 "catalog = %s/catalog\n",
+		 cwd, cwd, cwd, cwd, cwd);
+	return buf;
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
 
 	if (f) {
 		fputs(text, f);
+		fputs(agent_section(), f);
 		fclose(f);
 	}
 }
@@ -57,8 +74,10 @@ static void write_config(const char *path, const char *extra)
 		 "[beacons]\nuuid = E2C56DB5-DFFB-48D2-B060-D0F5A71096E0\n"
 		 "[camera]\ndriver = replay\npath = %s/tests/fixtures/camera\nfps = 20\nloop = true\n"
 		 "[gpio]\ndriver = replay\nscript = %s/tests/fixtures/gpio/door.script\nspeed = 8\n"
+		 "[kiosk]\nsocket = %s/kiosk.sock\n[staff]\nsocket = %s/staff.sock\n"
+		 "[faces]\nmodels = %s/models\n"
 		 "[watchdog]\ndriver = soft\ntimeout_s = 5\n%s",
-		 dir, dir, cwd, cwd, cwd, extra ? extra : "");
+		 dir, dir, cwd, cwd, cwd, dir, dir, cwd, extra ? extra : "");
 	write_file(path, text);
 }
 
@@ -314,6 +333,7 @@ TEST(missing_hardware_leaves_the_box_running_degraded)
 			 "[supervisor]\nmax_failures = 1\nbackoff_initial_ms = 20\n"
 			 "[ble]\ndriver = hci\nadapter = hci7\n"
 			 "[camera]\ndriver = v4l2\ndevice = /dev/video77\n"
+			 "[kiosk]\nsocket = none\n[staff]\nsocket = none\n"
 			 "[watchdog]\ndriver = soft\n",
 			 dir, dir);
 		write_file(conf, text);
@@ -353,7 +373,8 @@ TEST(shipped_configs_start)
 	snprintf(status_file, sizeof(status_file), "daemon.status_file=%s/status.json", dir);
 	for (int i = 0; i < 2; i++) {
 		const char *sets[] = {store, status_file, "daemon.realtime=false",
-				      "daemon.status_interval_ms=100", NULL};
+				      "daemon.status_interval_ms=100", "kiosk.socket=none",
+				      "staff.socket=none", NULL};
 		pid_t pid;
 
 		unlink(status_file + strlen("daemon.status_file="));
