@@ -24,6 +24,7 @@ _Static_assert(FACE_MATCH_DIM == STORE_EMBEDDING_DIM, "one descriptor size every
 
 struct entry {
 	int64_t customer_id;
+	int64_t embedding_id; /* the store's row, 0 when added by hand */
 	float vec[FACE_MATCH_DIM];
 };
 
@@ -185,6 +186,7 @@ int face_match_add(struct face_match *m, int64_t customer_id, const float vec[FA
 	if (rc < 0)
 		return rc;
 	m->e[m->n].customer_id = customer_id;
+	m->e[m->n].embedding_id = 0;
 	memcpy(m->e[m->n].vec, vec, sizeof(m->e[m->n].vec));
 	m->n++;
 	return 0;
@@ -220,6 +222,7 @@ static int load_one(const struct store_embedding *se, void *ctx)
 		return rc == -ENOSPC ? 0 : rc;
 	}
 	l->e[l->n].customer_id = se->customer_id;
+	l->e[l->n].embedding_id = se->id;
 	memcpy(l->e[l->n].vec, se->vec, sizeof(l->e[l->n].vec));
 	l->n++;
 	return 0;
@@ -293,7 +296,7 @@ int face_match_query(const struct face_match *m, const float vec[FACE_MATCH_DIM]
 		     struct face_match_result *ret)
 {
 	float d1 = INFINITY, d2 = INFINITY;
-	int64_t c1 = 0, c2 = 0;
+	int64_t c1 = 0, c2 = 0, e1 = 0;
 	size_t i;
 
 	if (!vec || !finite_vec(vec))
@@ -303,20 +306,24 @@ int face_match_query(const struct face_match *m, const float vec[FACE_MATCH_DIM]
 		float d = face_match_distance(vec, e->vec);
 
 		if (e->customer_id == c1) {
-			if (d < d1)
+			if (d < d1) {
 				d1 = d;
+				e1 = e->embedding_id;
+			}
 		} else if (d < d1) {
 			/* The old best becomes the best other customer. */
 			d2 = d1;
 			c2 = c1;
 			d1 = d;
 			c1 = e->customer_id;
+			e1 = e->embedding_id;
 		} else if (d < d2) {
 			d2 = d;
 			c2 = e->customer_id;
 		}
 	}
 	ret->customer_id = c1;
+	ret->embedding_id = e1;
 	ret->distance = d1;
 	ret->second_customer_id = c2;
 	ret->second_distance = d2;

@@ -56,6 +56,8 @@ const char *face_match_verdict_name(enum face_match_verdict v);
 struct face_match_result {
 	enum face_match_verdict verdict;
 	int64_t customer_id;	    /* the closest customer; 0 when the gallery is empty */
+	int64_t embedding_id;	    /* its closest stored embedding (0: added by hand), so a
+				       "that is not them" correction can remove exactly it */
 	float distance;		    /* to the closest customer; INFINITY when empty */
 	int64_t second_customer_id; /* the closest other customer; 0 if none */
 	float second_distance;	    /* to it; INFINITY if none */

@@ -628,6 +628,7 @@ static void decide(struct face_track *t, struct track *tr, uint64_t ts)
 	ev = push_event(t, FACE_TRACK_IDENTITY, tr, ts);
 	ev->verdict = r.verdict;
 	ev->customer_id = r.customer_id;
+	ev->embedding_id = r.verdict == FACE_MATCH_KNOWN ? r.embedding_id : 0;
 	ev->distance = r.distance;
 	ev->margin = r.margin;
 	ev->frames_used = tr->n_emb;

@@ -179,6 +179,7 @@ struct face_track_event {
 	/* IDENTITY */
 	enum face_match_verdict verdict;
 	int64_t customer_id;  /* KNOWN: the customer; else 0 (anonymous) */
+	int64_t embedding_id; /* KNOWN: the stored embedding that matched best, else 0 */
 	float distance;	      /* the mean descriptor to the closest customer (INFINITY: none) */
 	float margin;	      /* the next other customer minus that (INFINITY: none) */
 	uint32_t frames_used; /* descriptors behind the decision */

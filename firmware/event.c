@@ -82,10 +82,11 @@ int event_to_json(const struct event *ev, char *buf, size_t len)
 		if (isfinite(ev->u.face.margin))
 			snprintf(m, sizeof(m), "%.3f", (double)ev->u.face.margin);
 		n = snprintf(buf, len,
-			     "{\"event\":\"%s\",\"track\":%u,\"customer\":%lld,\"distance\":%s,"
-			     "\"margin\":%s,\"frames\":%u}",
+			     "{\"event\":\"%s\",\"track\":%u,\"customer\":%lld,\"embedding\":%lld,"
+			     "\"distance\":%s,\"margin\":%s,\"frames\":%u}",
 			     event_kind_name(ev->kind), ev->u.face.track,
-			     (long long)ev->u.face.customer_id, d, m, ev->u.face.frames);
+			     (long long)ev->u.face.customer_id, (long long)ev->u.face.embedding_id, d,
+			     m, ev->u.face.frames);
 		break;
 	}
 	case EVENT_DOOR:

@@ -277,12 +277,30 @@ const struct stage_desc camera_stage_desc = {
 
 /* ---- face: frame ring -> events (lowest priority) ---------------------- */
 
+/*
+ * The gallery holds only customers who consented (revoking or forgetting
+ * deletes their embeddings), read from the store again every 30 s so an
+ * enrolment or a correction takes effect without a restart. A store that
+ * cannot be read keeps the old gallery rather than stopping the camera.
+ */
+static void face_reload(struct face_stage *s)
+{
+	struct store *store = NULL;
+	char msg[512];
+
+	s->gallery_ns = hal_now_ns();
+	if (store_open(s->store_path, STORE_OPEN_READONLY | STORE_OPEN_NO_CHECK, &store, NULL,
+		       NULL) < 0)
+		return;
+	face_match_load(s->gallery, store, msg, sizeof(msg));
+	store_close(store);
+}
+
 /* Opens dlib and the gallery. Missing models fail the stage with the fix
  * (make deps); the box runs on without faces. */
 static int face_init(void *ctx, char *err, size_t len)
 {
 	struct face_stage *s = ctx;
-	struct store *store = NULL;
 	char msg[512];
 	int rc;
 
@@ -297,14 +315,7 @@ static int face_init(void *ctx, char *err, size_t len)
 		snprintf(err, len, "faces: %s", msg);
 		return rc;
 	}
-	/* The gallery holds only customers who consented: revoking deletes
-	 * their embeddings. A store that cannot be read leaves everyone
-	 * anonymous rather than stopping the camera. */
-	if (store_open(s->store_path, STORE_OPEN_READONLY | STORE_OPEN_NO_CHECK, &store, NULL,
-		       NULL) >= 0) {
-		face_match_load(s->gallery, store, msg, sizeof(msg));
-		store_close(store);
-	}
+	face_reload(s);
 	rc = face_track_new(&s->params.track, &face_track_engine_dlib, s->dlib, s->gallery,
 			    &s->tracker, msg, sizeof(msg));
 	if (rc < 0) {
@@ -323,6 +334,7 @@ static void face_event(const struct face_track_event *fe, struct event *ev)
 						     : EVENT_FACE_GONE;
 	ev->u.face.track = fe->track_id;
 	ev->u.face.customer_id = fe->customer_id;
+	ev->u.face.embedding_id = fe->embedding_id;
 	ev->u.face.distance = fe->distance;
 	ev->u.face.margin = fe->margin;
 	ev->u.face.frames = (uint16_t)fe->frames_used;
@@ -360,6 +372,8 @@ static int face_step(void *ctx, struct stage *st, char *err, size_t len)
 
 	if (outbox_backoff(&s->outbox) < 0 || face_drain(s) < 0)
 		return 0;
+	if (hal_now_ns() - s->gallery_ns > 30000000000ull)
+		face_reload(s);
 	rc = ring_wait(s->in, STAGE_WAIT_MS);
 	if (rc <= 0)
 		return 0;

@@ -2269,3 +2269,37 @@ int store_customer_get(struct store *s, int64_t customer_id, struct store_custom
 	sqlite3_finalize(st);
 	return r;
 }
+
+int store_embedding_delete(struct store *s, int64_t customer_id, int64_t embedding_id)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = check_writable(s);
+	if (r == 0)
+		r = check_id(s, "customer", customer_id);
+	if (r == 0)
+		r = check_id(s, "embedding", embedding_id);
+	if (r < 0)
+		return r;
+	if (sqlite3_prepare_v2(s->db,
+			       "DELETE FROM face_embeddings WHERE id = ? AND customer_id = ?", -1,
+			       &st, NULL) != SQLITE_OK)
+		return fail(s, -EIO, "deleting embedding %lld: %s", (long long)embedding_id,
+			    sqlite3_errmsg(s->db));
+	sqlite3_bind_int64(st, 1, embedding_id);
+	sqlite3_bind_int64(st, 2, customer_id);
+	r = sqlite3_step(st);
+	if (r != SQLITE_DONE) {
+		r = errno_from_sqlite(s->db, r);
+		fail(s, r, "deleting embedding %lld: %s", (long long)embedding_id,
+		     sqlite3_errmsg(s->db));
+	} else if (sqlite3_changes(s->db) == 0) {
+		r = fail(s, -ENOENT, "customer %lld has no embedding %lld", (long long)customer_id,
+			 (long long)embedding_id);
+	} else {
+		r = 0;
+	}
+	sqlite3_finalize(st);
+	return r;
+}

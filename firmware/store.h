@@ -224,6 +224,12 @@ struct store_embedding {
 };
 /* fn: 0 to go on, non-zero to stop (a negative value is returned as is). */
 typedef int (*store_embedding_fn)(const struct store_embedding *e, void *ctx);
+/*
+ * "That is not this person": deletes one embedding of a customer (the one a
+ * wrong recognition matched). -ENOENT: no such embedding of that customer.
+ */
+int store_embedding_delete(struct store *s, int64_t customer_id, int64_t embedding_id);
+
 /* Calls fn for every embedding, by customer; returns how many were delivered. */
 int store_embeddings_load(struct store *s, store_embedding_fn fn, void *ctx);
 

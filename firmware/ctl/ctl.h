@@ -20,6 +20,9 @@ int ctl_face(int argc, char **argv);  /* face embed IMAGE... | face compare A B 
 int ctl_guard(int argc, char **argv); /* guard: messages on stdin -> JSON verdicts */
 int ctl_kiosk(int argc, char **argv); /* kiosk: be the customer on the kiosk socket */
 int ctl_staff(int argc, char **argv); /* staff: the live staff feed; take over, hand back */
+int ctl_enroll(int argc, char **argv); /* enroll: face consent + one embedding */
+int ctl_forget(int argc, char **argv); /* forget CUSTOMER: erase every trace */
+int ctl_not_them(int argc, char **argv); /* not-them CUSTOMER EMBEDDING: a wrong match */
 int ctl_update(int argc, char **argv); /* update BUNDLE | --status | --boot | --make-bundle ... */
 
 #endif
