@@ -6,9 +6,16 @@ dir=${1:-build/tests}
 passed=0
 failed=0
 out=$(mktemp)
-for t in "$dir"/test_*; do
-	[ -x "$t" ] || continue
-	name=$(basename "$t")
+# One binary per tests/test_*.c: a stale binary whose source is gone never
+# runs, and a source whose binary is missing is a failure.
+for src in tests/test_*.c; do
+	name=$(basename "$src" .c)
+	t="$dir/$name"
+	if [ ! -x "$t" ]; then
+		echo "FAIL $name: $t was not built"
+		failed=$((failed + 1))
+		continue
+	fi
 	timeout "${TEST_TIMEOUT:-300}" "$t" >"$out" 2>&1
 	rc=$?
 	cat "$out"
