@@ -431,8 +431,7 @@ static int hook_audit(void *user, const char *kind, const char *detail)
 		free(args);
 	} else if (strcmp(kind, "tool_result") == 0 && rep->n_tools) {
 		cJSON *res = cJSON_GetObjectItem(d, "result");
-		cJSON *prod = cJSON_GetObjectItem(res, "product");
-		cJSON *id = cJSON_GetObjectItem(prod, "id");
+		cJSON *id = cJSON_GetObjectItem(res, "id");
 
 		rep->tools[rep->n_tools - 1].ok = true;
 		/* a product looked up is a card the customer can tap */
@@ -759,7 +758,7 @@ static void guard_turn(struct agent_session *s, const struct scope_verdict *v)
 		 v->category_name ? v->category_name : "");
 	snprintf(rep->rule, sizeof(rep->rule), "%s", v->rule_id ? v->rule_id : "");
 	/* what an LLM would read if it were asked: only service recovery */
-	if (skills_select(s->a->skills, 0, SKILLS_SELECT_SERVICE_RECOVERY, &sel) == 0)
+	if (skills_select(s->a->skills, 0, SKILLS_SELECT_SERVICE_RECOVERY, &sel) >= 0)
 		report_skills(s, &sel);
 	to_kiosk(s, buf, display_msg_handoff(buf, sizeof(buf), 0, rep->category, rep->reply));
 	to_staff(s, buf,
@@ -855,7 +854,6 @@ static int llm_tool(void *ctx, const char *id, const char *name, const char *arg
 	struct agent_session *s = ctx;
 
 	(void)id;
-	s->tools.state = s->state;
 	tools_call(&s->tools, name, args, ret_result);
 	/* a rejection is an answer the model reads, not a failed turn */
 	return *ret_result ? 0 : -ENOMEM;
@@ -1052,9 +1050,10 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 	if (plan_only)
 		goto done;
 
-	/* 4. the reply */
+	/* 4. the reply. Once the customer has spoken the greeting is over: the
+	 * tools see discovery, so a first question can already look a product up. */
 	tools_turn_begin(&s->tools);
-	s->tools.state = s->state;
+	s->tools.state = s->state == AGENT_STATE_GREETING ? AGENT_STATE_DISCOVERY : s->state;
 	memset(&out, 0, sizeof(out));
 	if (s->a->llm && s->state != AGENT_STATE_HANDED_OVER) {
 		struct llm_result res = {0};
