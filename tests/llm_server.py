@@ -34,7 +34,8 @@ list of steps, replayed in order with their timing:
                              the text repeated up to N bytes, fast
   {"repeat": N, "steps": [...]}
                              those steps N times (at most 10000)
-Any step may carry "delay_ms" (wait before it) and "split": [offsets] with
+A "content" text may hold "{mono_ns}": it is sent as CLOCK_MONOTONIC in ns at
+the moment of sending (for benchmarks). Any step may carry "delay_ms" (wait before it) and "split": [offsets] with
 "split_delay_ms": the step's bytes go out as separate writes cut at those
 offsets (to split lines, CRLFs and UTF-8 characters between TCP segments).
 
@@ -126,7 +127,10 @@ def step_bytes(step):
     if "sse" in step:
         return sse_bytes(step["sse"])
     if "content" in step:
-        return sse_bytes(chunk({"content": step["content"]}))
+        # "{mono_ns}" becomes CLOCK_MONOTONIC now, in ns (Linux: the same
+        # clock C reads), so a benchmark can time each token's way
+        return sse_bytes(chunk({"content": step["content"].replace(
+            "{mono_ns}", str(time.monotonic_ns()))}))
     if "role" in step:
         return sse_bytes(chunk({"role": step["role"], "content": ""}))
     if "tool" in step:
