@@ -1163,6 +1163,15 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 	next = conversation_after_turn(s->state, rep->escalated, rep->signals, s->focus[0] != 0,
 				       &ev);
 	if (s->state != AGENT_STATE_HANDED_OVER) {
+		/* A complaint hands over only when the reply did (the offline
+		 * responder may read "fed up with my provider, I want to switch"
+		 * as a reason to switch, not a grievance); with the LLM the
+		 * signal decides. */
+		if (ev == CONV_EV_ESCALATION && !rep->escalated && !used_llm &&
+		    out.suggested_state != AGENT_STATE_HANDED_OVER && !out.escalated)
+			next = conversation_after_turn(s->state, false,
+						       rep->signals & ~SIGNAL_BIT(SIGNAL_COMPLAINT),
+						       s->focus[0] != 0, &ev);
 		if (ev == CONV_EV_ESCALATION && !rep->escalated) {
 			/* a complaint: the responder spoke for the box, staff take it */
 			to_staff(s, buf,

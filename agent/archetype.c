@@ -711,7 +711,13 @@ int archetype_observe(struct archetype_tracker *t, const struct signals_result *
 		if (t->exchanges >= set->min_exchanges && t->score[leader] >= set->min_score)
 			t->current = leader;
 		else if (t->exchanges >= set->decide_by)
-			t->current = t->score[leader] > 0 ? leader : set->def;
+			/* a weak lead decides, but never into service recovery: one
+			 * stray cue must not silence selling for a calm customer */
+			t->current = t->score[leader] > 0 &&
+					     (set->a[leader].tier != ARCHETYPE_TIER_SERVICE_RECOVERY ||
+					      t->score[leader] >= set->min_score)
+				     ? leader
+				     : set->def;
 	} else if (leader != t->current) {
 		const struct archetype *cur = &set->a[t->current];
 		bool held = cur->tier == ARCHETYPE_TIER_SERVICE_RECOVERY &&

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #define ID_MAX AGENT_ID_MAX
-#define PART_MAX 700	 /* bytes of one sentence of a reply */
-#define PARTS_MAX 8	 /* sentences in one reply */
+#define PART_MAX 700 /* bytes of one sentence of a reply */
+#define PARTS_MAX 8  /* sentences in one reply */
 #define NORM_MAX (3 * AGENT_TEXT_MAX + 8)
 #define NEED_TEXT_MAX 300 /* record_need's limit, in characters */
 #define SUMMARY_MAX 300	  /* escalate's limit */
@@ -51,33 +51,36 @@ enum need {
 	NEED_SMALL_BUSINESS,
 	NEED_ACCESSIBILITY,
 	NEED_DEVICE_UPGRADE,
+	NEED_DATA, /* runs out of data: said back and searched for; no record_need tag */
 };
-#define NEED_COUNT (NEED_DEVICE_UPGRADE + 1)
+#define NEED_COUNT (NEED_DATA + 1)
 #define NB(n) (1u << (n))
 
 struct need_def {
-	const char *tag;	  /* record_need's tag */
-	const char *const *cues;  /* normalised phrases, whole words */
-	const char *query;	  /* words added to search_products' query */
-	const char *reflect;	  /* said back in discovery */
-	const char *for_phrase;	  /* "For <...>, I'd go with ..." */
-	const char *bridge;	  /* "You said <...>" in an objection */
-	const char *check;	  /* the checking question after presenting */
+	const char *tag;	 /* record_need's tag */
+	const char *const *cues; /* normalised phrases, whole words */
+	const char *query;	 /* words added to search_products' query */
+	const char *reflect;	 /* said back in discovery */
+	const char *for_phrase;	 /* "For <...>, I'd go with ..." */
+	const char *bridge;	 /* "You said <...>" in an objection */
+	const char *check;	 /* the checking question after presenting */
 };
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const struct need_def needs[NEED_COUNT] = {
-    [NEED_FAMILY] = {"family", L("family", "household", "everyone at home", "whole house", "all of us"),
+    [NEED_FAMILY] = {"family",
+		     L("family", "household", "everyone at home", "whole house", "all of us"),
 		     "family", "So it has to work for the whole family.", "the whole family",
-		     "it has to work for the whole family", "Would that work for everyone at home?"},
+		     "it has to work for the whole family",
+		     "Would that work for everyone at home?"},
     [NEED_KIDS] = {"kids",
 		   L("kids", "kid", "children", "child", "son", "daughter", "cartoons", "toddler",
 		     "little ones"),
-		   "kids family", "So the kids are a big part of this.", "a home with kids",
+		   "kids family", "So the kids are a big part of this.", "the kids",
 		   "the kids are a big part of this", "Would that keep the peace at home?"},
     [NEED_TEENS] = {"teens", L("teen", "teens", "teenager", "teenagers", "teenage"), "teenagers",
-		    "Teenagers in the house, got it.", "a house with teenagers",
+		    "Teenagers in the house, got it.", "the teenagers",
 		    "there are teenagers in the house", "Would that work for the teenagers?"},
     [NEED_SENIORS] = {"seniors",
 		      L("mum", "mom", "dad", "mother", "father", "gran", "grandma", "grandad",
@@ -89,7 +92,7 @@ static const struct need_def needs[NEED_COUNT] = {
     [NEED_STREAMING] = {"streaming",
 			L("streaming", "stream", "streammax", "netflix", "films", "movies",
 			  "series", "box sets"),
-			"streaming", "So streaming is a big part of the evenings.",
+			"streaming", "So streaming is a big part of it.",
 			"all the streaming you do", "you stream a lot",
 			"Would that cover what you watch?"},
     [NEED_SPORTS] = {"sports",
@@ -104,7 +107,7 @@ static const struct need_def needs[NEED_COUNT] = {
 		     "gaming is a big deal at home", "Would that suit the gaming?"},
     [NEED_WFH] = {"work_from_home",
 		  L("work from home", "working from home", "wfh", "home office", "video calls",
-		    "zoom", "meetings", "remote work", "for work", "work calls"),
+		    "zoom", "meetings", "remote work", "work calls"),
 		  "work from home", "So it has to hold up for work.", "working from home",
 		  "it has to hold up for work", "Would that cover your work calls?"},
     [NEED_BUDGET] = {"budget",
@@ -155,8 +158,7 @@ static const struct need_def needs[NEED_COUNT] = {
 		       "new home moving house", "A new home, exciting.", "a new home",
 		       "you're setting up a new home", "Would that suit the new place?"},
     [NEED_SMALL_BUSINESS] = {"small_business",
-			     L("business", "my shop", "self employed", "home business",
-			       "clients"),
+			     L("business", "my shop", "self employed", "home business", "clients"),
 			     "home business", "So it's for the business too.",
 			     "running the business", "the business depends on it",
 			     "Would that hold up for the business?"},
@@ -167,66 +169,79 @@ static const struct need_def needs[NEED_COUNT] = {
 			    "something easy to use", "it needs to be easy to use",
 			    "Does that sound easy enough?"},
     [NEED_DEVICE_UPGRADE] = {"device_upgrade",
-			     L("new phone", "upgrade", "upgrading", "old phone",
-			       "phone is broken", "cracked screen", "phone is slow"),
+			     L("new phone", "upgrade", "upgrading", "old phone", "phone is broken",
+			       "cracked screen", "phone is slow"),
 			     "new phone", "Time for a new phone, then.", "a new phone",
 			     "it's time for a new phone",
 			     "Does that sound like the right phone for you?"},
+    [NEED_DATA] = {"",
+		   L("run out of data", "running out of data", "out of data", "more data",
+		     "data runs out", "data allowance", "unlimited data", "no data left"),
+		   "unlimited data", "So the data runs out before the month does.",
+		   "never running out of data", "you keep running out of data",
+		   "Would that stop the data running out?"},
 };
 
 /* Category words: the first thing a message says about what it is about. */
 static const char *const *const category_cues[CATALOG_CATEGORY_COUNT] = {
-    [CATALOG_CATEGORY_MOBILE] = L("phone plan", "mobile plan", "mobile", "sim", "sim only",
-				  "data plan", "more data", "run out of data",
-				  "running out of data", "unlimited data", "calls and texts",
-				  "roaming", "hotspot", "phone bill", "family plan", "5g plan",
-				  "lines", "talk and text"),
-    [CATALOG_CATEGORY_BROADBAND] = L("internet", "broadband", "wifi", "wi fi", "fibre", "fiber",
-				     "router", "buffering", "gaming", "upload", "download", "mesh",
-				     "connection", "online", "gigabit", "mbps"),
-    [CATALOG_CATEGORY_TV] = L("tv", "television", "channels", "channel", "remote", "sport",
-			      "sports", "football", "soccer", "basketball", "the game",
-			      "the match", "cartoons", "live tv"),
-    [CATALOG_CATEGORY_STREAMING] = L("streaming", "streammax", "netflix", "arenapass", "films",
-				     "movies", "series"),
-    [CATALOG_CATEGORY_SECURITY] = L("security", "alarm", "doorbell", "burglar", "break in",
-				    "break ins", "cameras", "cctv", "smart lock", "parcels",
-				    "monitoring", "monitored"),
-    [CATALOG_CATEGORY_DEVICES] = L("new phone", "a phone", "handset", "smartphone", "iphone",
-				   "android", "tablet", "ipad", "smartwatch", "flip phone",
-				   "camera phone"),
-    [CATALOG_CATEGORY_ADDONS] = L("insurance", "phone insurance", "travel pass", "extra line",
-				  "add a line", "kids channels", "tv box", "extender",
-				  "booster", "device care"),
+    [CATALOG_CATEGORY_MOBILE] =
+	L("phone plan", "mobile plan", "mobile", "sim", "sim only", "data plan", "more data",
+	  "run out of data", "running out of data", "unlimited data", "calls and texts", "roaming",
+	  "hotspot", "phone bill", "family plan", "5g plan", "lines", "talk and text", "phone",
+	  "first phone", "my number", "keep my number", "data", "unlimited"),
+    [CATALOG_CATEGORY_BROADBAND] =
+	L("internet", "broadband", "wifi", "wi fi", "fibre", "fiber", "router", "buffering",
+	  "gaming", "upload", "download", "mesh", "connection", "online", "gigabit", "mbps"),
+    [CATALOG_CATEGORY_TV] =
+	L("tv", "television", "channels", "channel", "remote", "sport", "sports", "football",
+	  "soccer", "basketball", "the game", "the match", "cartoons", "live tv"),
+    [CATALOG_CATEGORY_STREAMING] =
+	L("streaming", "streammax", "netflix", "arenapass", "films", "movies", "series"),
+    [CATALOG_CATEGORY_SECURITY] =
+	L("security", "alarm", "doorbell", "burglar", "break in", "break ins", "cameras", "cctv",
+	  "smart lock", "parcels", "monitoring", "monitored"),
+    [CATALOG_CATEGORY_DEVICES] =
+	L("new phone", "a phone", "handset", "smartphone", "iphone", "android", "tablet", "ipad",
+	  "smartwatch", "flip phone", "camera phone"),
+    [CATALOG_CATEGORY_ADDONS] =
+	L("insurance", "phone insurance", "travel pass", "extra line", "add a line",
+	  "kids channels", "tv box", "extender", "booster", "device care"),
 };
 
 /* How a category is talked about. */
 static const struct {
-	const char *what;     /* "your phone plan" */
-	const char *spend_q;  /* asking for the anchor */
+	const char *plural;  /* "phone plans" */
+	const char *what;    /* "your phone plan" */
+	const char *spend_q; /* asking for the anchor */
 	const char *const *discovery;
 } category_talk[CATALOG_CATEGORY_COUNT] = {
-    [CATALOG_CATEGORY_MOBILE] = {"your phone plan", "What do you pay for your phone plan now, roughly?",
-				 L("How do you use your phone most days: lots of streaming and maps, or mainly calls and messages?",
+    [CATALOG_CATEGORY_MOBILE] = {"phone plans", "your phone plan",
+				 "What do you pay for your phone plan now, roughly?",
+				 L("How do you use your phone most days: lots of streaming and "
+				   "maps, or mainly calls and messages?",
 				   "Do you tend to run out of data before the month is up?")},
-    [CATALOG_CATEGORY_BROADBAND] = {"the internet at home",
-				    "What do you pay for the internet now, roughly?",
-				    L("How many of you are online at home on a busy evening?",
-				      "When does the internet let you down most: evenings, video calls, or certain rooms?")},
-    [CATALOG_CATEGORY_TV] = {"TV at home", "What do you pay for TV and streaming now, roughly?",
-			     L("Who's watching at home, and what do they love: sport, films or kids' shows?",
-			       "What gets watched most at yours: sport, films, or a bit of everything?")},
-    [CATALOG_CATEGORY_STREAMING] = {"streaming", "What do you pay for streaming now, roughly?",
+    [CATALOG_CATEGORY_BROADBAND] =
+	{"home internet", "the internet at home", "What do you pay for the internet now, roughly?",
+	 L("How many of you are online at home on a busy evening?",
+	   "When does the internet let you down most: evenings, video calls, or certain rooms?")},
+    [CATALOG_CATEGORY_TV] =
+	{"TV", "TV at home", "What do you pay for TV and streaming now, roughly?",
+	 L("Who's watching at home, and what do they love: sport, films or kids' shows?",
+	   "What gets watched most at yours: sport, films, or a bit of everything?")},
+    [CATALOG_CATEGORY_STREAMING] = {"streaming", "streaming",
+				    "What do you pay for streaming now, roughly?",
 				    L("Which streaming services do you pay for at the moment?",
 				      "Is it mostly films and series, or live sport as well?")},
-    [CATALOG_CATEGORY_SECURITY] = {"security at home",
-				   "What would you expect to pay each month for peace of mind, roughly?",
-				   L("What's prompting it: parcels, break-ins nearby, or someone at home on their own?",
-				     "Is it a house or a flat, and do you own it or rent?")},
-    [CATALOG_CATEGORY_DEVICES] = {"a new device", "What would you like to spend on it, roughly?",
+    [CATALOG_CATEGORY_SECURITY] =
+	{"home security", "security at home", NULL,
+	 L("What's prompting it: parcels, break-ins nearby, or someone at home on their own?",
+	   "Is it a house or a flat, and do you own it or rent?")},
+    [CATALOG_CATEGORY_DEVICES] = {"devices", "a new device",
+				  "What would you like to spend on it, roughly?",
 				  L("Who's it for, and what will it be used for most?",
-				    "What matters most in the next one: the camera, the battery, or keeping the price down?")},
-    [CATALOG_CATEGORY_ADDONS] = {"an add-on", "What do you pay for it now, roughly?",
+				    "What matters most in the next one: the camera, the battery, "
+				    "or keeping the price down?")},
+    [CATALOG_CATEGORY_ADDONS] = {"add-ons", "an add-on", "What do you pay for it now, roughly?",
 				 L("Which plan or device would it go with?",
 				   "What would you like it to cover?")},
 };
@@ -249,9 +264,9 @@ static const char *const *const objection_cues[OBJ_COUNT] = {
     [OBJ_PRICE] = L("too expensive", "expensive", "pricey", "too much", "a lot of money",
 		    "cant afford", "out of my budget", "over my budget", "over budget", "cheaper",
 		    "thats a lot", "seems high", "costs a lot"),
-    [OBJ_THINK] = L("not sure", "ill think about it", "think about it", "need to think",
-		    "sleep on it", "not ready", "not now", "not today", "maybe later",
-		    "another time", "i dont know", "hmm"),
+    [OBJ_THINK] =
+	L("not sure", "ill think about it", "think about it", "need to think", "sleep on it",
+	  "not ready", "not now", "not today", "maybe later", "another time", "i dont know", "hmm"),
     [OBJ_CONTRACT] = L("locked in", "in a contract", "under contract", "tied in",
 		       "cancellation fee", "stuck in"),
     [OBJ_PARTNER] = L("check with my", "ask my wife", "ask my husband", "ask my partner",
@@ -277,16 +292,15 @@ enum chat {
 #define CHAT_COUNT (CHAT_BUSY + 1)
 
 static const char *const *const chat_cues[CHAT_COUNT] = {
-    [CHAT_GREET] = L("hello", "hi", "hey", "good morning", "good afternoon", "good evening",
-		     "hiya"),
+    [CHAT_GREET] =
+	L("hello", "hi", "hey", "good morning", "good afternoon", "good evening", "hiya"),
     [CHAT_HOWRU] = L("how are you", "hows it going", "hows your day"),
-    [CHAT_WEATHER] = L("nice day", "lovely day", "the weather", "raining", "cold out",
-		       "hot today", "weather"),
+    [CHAT_WEATHER] =
+	L("nice day", "lovely day", "the weather", "raining", "cold out", "hot today", "weather"),
     [CHAT_THANKS] = L("thanks", "thank you", "cheers"),
-    [CHAT_BYE] = L("bye", "goodbye", "have a nice day", "have a good day", "see you",
-		   "see ya"),
-    [CHAT_WHO] = L("are you a robot", "are you real", "who are you", "whats your name",
-		   "are you a person"),
+    [CHAT_BYE] = L("bye", "goodbye", "have a nice day", "have a good day", "see you", "see ya"),
+    [CHAT_WHO] =
+	L("are you a robot", "are you real", "who are you", "whats your name", "are you a person"),
     [CHAT_BROWSE] = L("just looking", "just browsing", "looking around", "killing time"),
     [CHAT_BUSY] = L("busy today", "the weekend"),
 };
@@ -305,8 +319,8 @@ static const char *const *const complaint_cues[COMPLAINT_OTHER] = {
 			   "no signal", "keeps going off", "not working"),
     [COMPLAINT_WAITING] = L("been waiting", "still waiting", "nobody called", "never called back",
 			    "nobody helps", "waste of time", "no one called", "nobody came"),
-    [COMPLAINT_BILLING] = L("overcharged", "charged twice", "rip off", "ripoff", "scam",
-			    "charged me"),
+    [COMPLAINT_BILLING] =
+	L("overcharged", "charged twice", "rip off", "ripoff", "scam", "charged me"),
     [COMPLAINT_TREATED] = L("lied to me", "rude", "lied"),
 };
 
@@ -321,8 +335,8 @@ static const char *const complaint_ack[COMPLAINT_OTHER + 1] = {
 /* Words that say which service a complaint is about (then no question is needed). */
 static const char *const *const service_words =
     L("internet", "broadband", "wifi", "wi fi", "fibre", "phone", "mobile", "signal", "tv",
-      "television", "channels", "alarm", "camera", "bill", "charged", "connection", "sim",
-      "data", "streaming", "box", "router", "installation", "engineer");
+      "television", "channels", "alarm", "camera", "bill", "charged", "connection", "sim", "data",
+      "streaming", "box", "router", "installation", "engineer");
 
 static const struct {
 	const char *const *cues;
@@ -351,24 +365,23 @@ static const char *const *const yes_words =
       "absolutely", "definitely", "of course", "that works", "add it", "go on", "alright",
       "all right", "fine", "deal", "lovely", "brilliant");
 static const char *const *const no_words =
-    L("no", "nope", "nah", "no thanks", "not now", "not today", "maybe later",
-      "keep it simple", "im fine", "im good", "not really", "leave it", "dont", "rather not",
-      "without");
+    L("no", "nope", "nah", "no thanks", "not now", "not today", "maybe later", "keep it simple",
+      "im fine", "im good", "not really", "leave it", "dont", "rather not", "without");
 
 /* Closing cues that are a decision, not just interest. */
-static const char *const *const strong_close =
-    L("sign me up", "sign up", "where do i sign", "ill take it", "ill take the", "ill go with",
-      "lets go with", "lets do it", "its a deal", "go ahead", "buy it", "ill buy", "order it",
-      "im ready", "ready to buy", "ready to switch", "pay now", "pay today",
-      "book the installation", "book an installation", "set it up", "get started",
-      "youve got a deal", "i want it", "ill have it", "ill have the", "book it", "book it in",
-      "book me in", "lets book", "ill sign up");
+static const char *const *const strong_close = L(
+    "sign me up", "sign up", "where do i sign", "ill take it", "ill take the", "ill go with",
+    "lets go with", "lets do it", "its a deal", "go ahead", "buy it", "ill buy", "order it",
+    "im ready", "ready to buy", "ready to switch", "pay now", "pay today", "book the installation",
+    "book an installation", "set it up", "get started", "youve got a deal", "i want it",
+    "ill have it", "ill have the", "book it", "book it in", "book me in", "lets book",
+    "ill sign up", "when can you install", "when can it be installed", "installation date");
 
 static const char *const weekday_names[7] = {"monday", "tuesday",  "wednesday", "thursday",
 					     "friday", "saturday", "sunday"};
-static const char *const month_names[12] = {"January", "February", "March",	"April",
-					    "May",     "June",	   "July",	"August",
-					    "September", "October", "November", "December"};
+static const char *const month_names[12] = {"January",	 "February", "March",	 "April",
+					    "May",	 "June",     "July",	 "August",
+					    "September", "October",  "November", "December"};
 
 /* ---- memory ----------------------------------------------------------------- */
 
@@ -387,9 +400,9 @@ struct responder_memory {
 	int focus_category; /* -1 none */
 	char presented[RESPONDER_MEMORY_PRODUCTS][ID_MAX];
 	unsigned n_presented;
-	unsigned needs;		 /* NB() of every need heard */
-	unsigned needs_recorded; /* those already sent to record_need */
-	int category;		 /* the category talked about, -1 none */
+	unsigned needs;					/* NB() of every need heard */
+	unsigned needs_recorded;			/* those already sent to record_need */
+	int category;					/* the category talked about, -1 none */
 	unsigned discovery[CATALOG_CATEGORY_COUNT + 1]; /* questions asked per category (+none) */
 	unsigned questions_in_row;
 	char cross_offered[RESPONDER_MEMORY_OFFERS][ID_MAX];
@@ -414,6 +427,7 @@ struct responder_memory {
 	char pending_kind[16];
 	bool escalated, welcomed, sold, farewell;
 	bool checked;	 /* the checking question was asked */
+	bool thanked;	 /* an existing customer was thanked for staying */
 	bool complained; /* a complaint was heard this visit */
 	char booking_ref[TOOLS_REF_MAX];
 	uint32_t evidence[RESPONDER_MEMORY_OFFERS]; /* sentences of proof already said */
@@ -579,29 +593,31 @@ struct turn {
 	struct responder_output *out;
 	const struct catalog *cat;
 	const char *sym;
-	char norm[NORM_MAX];	/* " normalised text " */
-	char masked[NORM_MAX];	/* norm with competitor names blanked */
-	char plain[NORM_MAX];	/* masked with product names blanked too: the customer's own words */
+	char raw[AGENT_TEXT_MAX + 1]; /* the message, NUL-terminated (a NUL inside ends it) */
+	char norm[NORM_MAX];	      /* " normalised text " */
+	char masked[NORM_MAX];	      /* norm with competitor names blanked */
+	char plain[NORM_MAX]; /* masked with product names blanked too: the customer's own words */
 	unsigned words;
-	unsigned tags;		/* needs this message states */
-	int category;		/* this message's category, -1 */
-	const struct catalog_product *named;
+	unsigned tags;				      /* needs this message states */
+	int category;				      /* this message's category, -1 */
+	const struct catalog_product *named, *named2; /* products named outright, in order */
 	const struct catalog_competitor *comp;
 	const struct catalog_offer *comp_offer;
-	int64_t spend, budget;	/* this message's, -1 */
-	int32_t day;		/* a day this message names, -1 */
-	const char *time;	/* "morning", ... or NULL */
-	bool question;		/* the customer asked something */
+	int64_t spend, budget; /* this message's, -1 */
+	int32_t day;	       /* a day this message names, -1 */
+	const char *time;      /* "morning", ... or NULL */
+	bool question;	       /* the customer asked something */
+	bool push;	       /* a complaint about a competitor: their reason to switch */
 	unsigned style;
-	int tier;		/* enum archetype_tier, or -1 unclassified */
+	int tier; /* enum archetype_tier, or -1 unclassified */
 	bool sk_recovery, sk_objection, sk_compare, sk_closing, sk_cross, sk_promos, sk_small,
 	    sk_scope, sk_present;
 	struct part parts[PARTS_MAX];
 	unsigned n_parts;
-	unsigned tp;		/* talking points used */
-	bool comparing;		/* longer replies are fine */
-	char salt[ID_MAX];	/* product id for phrase choice */
-	int err;		/* -ENOMEM seen */
+	unsigned tp;	   /* talking points used */
+	bool comparing;	   /* longer replies are fine */
+	char salt[ID_MAX]; /* product id for phrase choice */
+	int err;	   /* -ENOMEM seen */
 };
 
 /* ---- text helpers ------------------------------------------------------------ */
@@ -669,8 +685,8 @@ static bool has_phrase(const char *padded, const char *phrase)
 static bool has_cue(const char *padded, const char *phrase)
 {
 	long off = find_phrase(padded, phrase);
-	static const char *const neg[] = {" not ", " no ", " never ", " dont ", " isnt ",
-					  " without ", " wont ", NULL};
+	static const char *const neg[] = {" not ",  " no ",	 " never ", " dont ",
+					  " isnt ", " without ", " wont ",  NULL};
 
 	while (off >= 0) {
 		long start = off > 14 ? off - 14 : 0;
@@ -689,8 +705,7 @@ static bool has_cue(const char *padded, const char *phrase)
 			while (next) {
 				long o = next - padded - 1;
 
-				if (o >= 0 && padded[o] == ' ' &&
-				    next[strlen(phrase)] == ' ') {
+				if (o >= 0 && padded[o] == ' ' && next[strlen(phrase)] == ' ') {
 					off = o;
 					break;
 				}
@@ -873,8 +888,8 @@ static bool nth_sentence(const char *text, unsigned n, char *out, size_t len)
 		if (!*s)
 			return false;
 		e = s;
-		while (*e && !((*e == '.' || *e == '!' || *e == '?') &&
-			       (e[1] == '\0' || e[1] == ' ')))
+		while (*e &&
+		       !((*e == '.' || *e == '!' || *e == '?') && (e[1] == '\0' || e[1] == ' ')))
 			e++;
 		if (*e)
 			e++;
@@ -932,8 +947,8 @@ static void lower_first(const struct turn *t, char *s)
 /* "the Kids Pack", "the Entertainment Bundle", "Fibre 300": how a name sits in a sentence. */
 static const char *the(const char *name, char *buf, size_t len)
 {
-	static const char *const nouns[] = {"Pack", "Bundle", "Pass", "Box", "Add-on", "Point", "Line",
-					    NULL};
+	static const char *const nouns[] = {"Pack",   "Bundle", "Pass", "Box",
+					    "Add-on", "Point",	"Line", NULL};
 	const char *last = strrchr(name, ' ');
 
 	last = last ? last + 1 : name;
@@ -957,7 +972,8 @@ static void chop_period(char *s)
 
 /* ---- the reply, sentence by sentence -------------------------------------------- */
 
-static void say(struct turn *t, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(struct turn *t, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void say(struct turn *t, int prio, const char *fmt, ...)
 {
@@ -994,7 +1010,8 @@ static bool ask(struct turn *t, const char *q)
 	return true;
 }
 
-static void talking_point(struct turn *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void talking_point(struct turn *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void talking_point(struct turn *t, const char *fmt, ...)
 {
@@ -1025,7 +1042,8 @@ static void suggest(struct turn *t, const char *a, const char *b, const char *c)
 	const char *v[3] = {a, b, c};
 
 	for (int i = 0; i < 3; i++)
-		snprintf(t->out->suggestions[i], sizeof(t->out->suggestions[0]), "%s", v[i] ? v[i] : "");
+		snprintf(t->out->suggestions[i], sizeof(t->out->suggestions[0]), "%s",
+			 v[i] ? v[i] : "");
 }
 
 static void set_focus(struct turn *t, const char *id, bool card)
@@ -1198,7 +1216,8 @@ static void pinfo_parse(struct turn *t, const cJSON *o, struct pinfo *pi)
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "extra_charges"))
 	{
 		if (pi->n_charges < 8) {
-			jcopy(pi->charge_what[pi->n_charges], sizeof(pi->charge_what[0]), it, "what");
+			jcopy(pi->charge_what[pi->n_charges], sizeof(pi->charge_what[0]), it,
+			      "what");
 			pi->charge_cents[pi->n_charges] = money_parse(jstr(it, "amount"));
 			if (pi->charge_cents[pi->n_charges] >= 0)
 				pi->n_charges++;
@@ -1269,11 +1288,27 @@ static int search(struct turn *t, int category, int64_t budget, unsigned keep, s
 	}
 	{
 		/* their words, without the asking ("do you sell") or a competitor's names */
-		static const char *const filler[] = {
-		    "do you sell", "do you have", "do you do", "what do you have", "what do you offer",
-		    "what have you got", "have you got", "looking for", "looking at", "interested in",
-		    "tell me about", "tell me more", "i need a", "i need an", "i want a", "i want an",
-		    "id like a", "can i get", "can i have", "please", NULL};
+		static const char *const filler[] = {"do you sell",
+						     "do you have",
+						     "do you do",
+						     "what do you have",
+						     "what do you offer",
+						     "what have you got",
+						     "have you got",
+						     "looking for",
+						     "looking at",
+						     "interested in",
+						     "tell me about",
+						     "tell me more",
+						     "i need a",
+						     "i need an",
+						     "i want a",
+						     "i want an",
+						     "id like a",
+						     "can i get",
+						     "can i have",
+						     "please",
+						     NULL};
 		char words_only[NORM_MAX];
 		size_t w = 0;
 
@@ -1300,8 +1335,9 @@ static int search(struct turn *t, int category, int64_t budget, unsigned keep, s
 		if (q[0])
 			cJSON_AddStringToObject(args, "query", q);
 		if (category >= 0)
-			cJSON_AddStringToObject(args, "category",
-						catalog_category_name((enum catalog_category)category));
+			cJSON_AddStringToObject(
+			    args, "category",
+			    catalog_category_name((enum catalog_category)category));
 		if (budget > 0)
 			cJSON_AddNumberToObject(args, "max_price", (double)budget / 100.0);
 		cJSON_AddNumberToObject(args, "max_results", 5);
@@ -1374,14 +1410,32 @@ static void read_competitor(struct turn *t)
 	}
 	if (!t->comp && t->in->signals && t->in->signals->n_competitors)
 		t->comp = catalog_competitor_find(t->cat, t->in->signals->competitors[0]);
+	/* every provider named counts as one they use or considered */
+	for (size_t i = 0; i < catalog_competitor_count(t->cat); i++) {
+		const struct catalog_competitor *k = catalog_competitor_at(t->cat, i);
+
+		for (size_t j = 0; j <= k->n_aliases; j++) {
+			const char *a = j == 0 ? k->name : k->aliases[j - 1];
+
+			norm_padded(a, strlen(a), nm, sizeof(nm));
+			chop_period(nm);
+			if (nm[0] && has_phrase(t->norm, nm + 1))
+				id_add(t->m->competitors_heard, &t->m->n_competitors_heard,
+				       RESPONDER_MEMORY_OFFERS, k->id);
+		}
+	}
 }
 
 /* A product named outright ("Fibre 500", "the Family Plus"): the earliest, longest. */
 static void read_product(struct turn *t)
 {
+	struct {
+		long off;
+		size_t len;
+		const struct catalog_product *p;
+	} hit[16];
+	unsigned n = 0;
 	char nm[NORM_MAX];
-	long best_off = -1;
-	size_t best_len = 0;
 
 	snprintf(t->plain, sizeof(t->plain), "%s", t->masked);
 	for (size_t i = 0; i < catalog_product_count(t->cat); i++) {
@@ -1389,12 +1443,12 @@ static void read_product(struct turn *t)
 		const char *cands[2] = {p->name, NULL};
 
 		/* "Family Plus" for "TV Family Plus": the name without its first word,
-		 * when two or more words remain */
+		 * when two or more words remain and they are not everyday words */
 		{
 			const char *sp = strchr(p->name, ' ');
-			static const char *const generic[] = {"home", "internet", "phone", "plan", "tv",
-							      "data", "line", "for", "and", "box", "x",
-							      NULL};
+			static const char *const generic[] = {"home", "internet", "phone", "plan",
+							      "tv",   "data",	  "line",  "for",
+							      "and",  "box",	  "x",	   NULL};
 
 			if (sp && strchr(sp + 1, ' ')) {
 				char suffix[NORM_MAX];
@@ -1409,22 +1463,48 @@ static void read_product(struct turn *t)
 		}
 		for (int c = 0; c < 2 && cands[c]; c++) {
 			long off;
-			size_t l;
 
 			norm_padded(cands[c], strlen(cands[c]), nm, sizeof(nm));
 			chop_period(nm);
 			if (!nm[0])
 				continue;
-			blank(t->plain, nm + 1);
 			off = find_phrase(t->masked, nm + 1);
-			l = strlen(nm);
-			if (off >= 0 && (best_off < 0 || off < best_off ||
-					 (off == best_off && l > best_len))) {
-				t->named = p;
-				best_off = off;
-				best_len = l;
+			if (off >= 0 && n < 16) {
+				hit[n].off = off;
+				hit[n].len = strlen(nm + 1);
+				hit[n].p = p;
+				n++;
 			}
 		}
+	}
+	/* the earliest, longest mention; then the next one outside it */
+	for (unsigned i = 0; i < n; i++) {
+		unsigned best = i;
+
+		for (unsigned j = i + 1; j < n; j++)
+			if (hit[j].off < hit[best].off ||
+			    (hit[j].off == hit[best].off && hit[j].len > hit[best].len))
+				best = j;
+		if (best != i) {
+			__typeof__(hit[0]) x = hit[i];
+
+			hit[i] = hit[best];
+			hit[best] = x;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		bool inside = false;
+
+		for (unsigned j = 0; j < i; j++)
+			inside |= hit[i].off < hit[j].off + (long)hit[j].len + 1 &&
+				  hit[i].off >= hit[j].off;
+		if (inside)
+			continue;
+		memset(t->plain + hit[i].off + 1, '#', hit[i].len);
+		if (!t->named)
+			t->named = hit[i].p;
+		else if (!t->named2 && hit[i].p != t->named)
+			t->named2 = hit[i].p;
 	}
 }
 
@@ -1462,6 +1542,36 @@ static void read_category(struct turn *t)
 		}
 	}
 	t->category = best;
+	/* how they use it ("streaming on the train", "gaming") is not a new subject
+	 * while something is on the table */
+	if (best >= 0 && t->m->focus[0] && best != t->m->focus_category) {
+		static const char *const weak[] = {
+		    "streaming", "films",    "movies",	   "series",	 "gaming",    "online",
+		    "upload",	 "download", "connection", "data",	 "unlimited", "sport",
+		    "sports",	 "football", "soccer",	   "basketball", "the game",  "the match",
+		    "cartoons",	 "roaming",  "hotspot",	   "lines",	 NULL};
+		char strong[NORM_MAX];
+		bool any = false;
+
+		snprintf(strong, sizeof(strong), "%s", t->masked);
+		for (const char *const *w = weak; *w; w++)
+			blank(strong, *w);
+		for (const char *const *w = category_cues[best]; *w && !any; w++)
+			any = has_phrase(strong, *w);
+		if (!any)
+			t->category = t->m->focus_category;
+	}
+	/* internet and TV (or streaming) together: the bundles live under streaming */
+	{
+		bool net = false, tv = false;
+
+		for (const char *const *w = category_cues[CATALOG_CATEGORY_BROADBAND]; *w; w++)
+			net |= has_phrase(t->masked, *w);
+		for (const char *const *w = category_cues[CATALOG_CATEGORY_TV]; *w; w++)
+			tv |= has_phrase(t->masked, *w);
+		if (net && tv)
+			t->category = CATALOG_CATEGORY_STREAMING;
+	}
 }
 
 static void read_needs(struct turn *t)
@@ -1478,21 +1588,22 @@ static void read_needs(struct turn *t)
 static void read_money(struct turn *t)
 {
 	struct figures_item it[8];
-	int n = figures_extract(t->in->text, t->sym, it, 8);
-	static const char *const budget_w[] = {"budget", "under", "up to", "no more than", "max",
-					       "maximum", "less than", "below", "spend", NULL};
-	static const char *const spend_w[] = {"pay", "paying", "bill", "costs me", "charge",
-					      "charged", "currently", "spending", "now", NULL};
+	int n = figures_extract(t->raw, t->sym, it, 8);
+	static const char *const budget_w[] = {"budget", "under",   "up to",	 "no more than",
+					       "max",	 "maximum", "less than", "below",
+					       "spend",	 NULL};
+	static const char *const spend_w[] = {"pay",	"paying",  "bill",	"costs me",
+					      "charge", "charged", "currently", "spending",
+					      "now",	NULL};
 
 	for (int i = 0; i < n; i++) {
 		char before[64];
 		size_t s = it[i].offset > 40 ? it[i].offset - 40 : 0;
 		bool b = false, p = false;
 
-		if (it[i].unit != CATALOG_UNIT_MONEY || it[i].centi <= 0 ||
-		    it[i].centi > 1000000)
+		if (it[i].unit != CATALOG_UNIT_MONEY || it[i].centi <= 0 || it[i].centi > 1000000)
 			continue;
-		snprintf(before, sizeof(before), "%.*s", (int)(it[i].offset - s), t->in->text + s);
+		snprintf(before, sizeof(before), "%.*s", (int)(it[i].offset - s), t->raw + s);
 		for (char *c = before; *c; c++)
 			*c = (char)tolower((unsigned char)*c);
 		for (const char *const *w = budget_w; *w; w++)
@@ -1501,12 +1612,24 @@ static void read_money(struct turn *t)
 			p |= strstr(before, *w) != NULL;
 		if (strstr(before, "spend") && !strstr(before, "want") && !strstr(before, "budget"))
 			b = false, p = true;
-		if (b && !(p && t->comp))
-			t->budget = it[i].centi;
-		else if (p || t->comp || t->m->spend_asked)
-			t->spend = it[i].centi;
-		else
-			continue; /* "is it $40?": a question, not their bill */
+		{
+			bool monthly =
+			    it[i].flags & FIGURES_MONTHLY || strstr(t->norm, " a month ") ||
+			    strstr(t->norm, " monthly ") || strstr(t->norm, " per month ");
+			bool one_off = strstr(before, "install") || strstr(before, "setup") ||
+				       strstr(before, "set up") || strstr(before, "upfront") ||
+				       strstr(before, "fee") || strstr(t->norm, " install ") ||
+				       strstr(t->norm, " installation ") ||
+				       strstr(t->norm, " setup ") || strstr(t->norm, " fee ");
+
+			if (b && !(p && t->comp))
+				t->budget = it[i].centi;
+			else if (!one_off && (p || monthly || t->m->spend_asked))
+				t->spend = it[i].centi;
+			else
+				continue; /* "is it $40?", "$199 to install": not their monthly bill
+					   */
+		}
 		break;
 	}
 }
@@ -1567,7 +1690,7 @@ static void read_archetype(struct turn *t)
 	    {"decision later", STYLE_SOFT},
 	    {"next step in this visit", STYLE_HARD},
 	    {"fastest next step", STYLE_HARD},
-	    {"this visit", STYLE_HARD},
+	    {"upgrade this visit", STYLE_HARD},
 	    {"loyalty", STYLE_LOYAL},
 	    {"existing customer", STYLE_LOYAL},
 	    {"someone else", STYLE_COMPANION},
@@ -1613,8 +1736,8 @@ static void read_skills(struct turn *t)
 {
 	const struct skills_selection *sel = t->in->selection;
 
-	t->sk_recovery = (sel && t->in->skills) ? sel->service_recovery
-						 : signal_on(t, SIGNAL_COMPLAINT);
+	t->sk_recovery =
+	    (sel && t->in->skills) ? sel->service_recovery : signal_on(t, SIGNAL_COMPLAINT);
 	t->sk_objection = skill_on(t, "objection_handling");
 	t->sk_compare = skill_on(t, "competitive_response");
 	t->sk_closing = skill_on(t, "closing");
@@ -1627,9 +1750,9 @@ static void read_skills(struct turn *t)
 
 static void read_message(struct turn *t)
 {
-	const char *txt = t->in->text ? t->in->text : "";
+	const char *txt = t->raw;
 
-	norm_padded(txt, t->in->len, t->norm, sizeof(t->norm));
+	norm_padded(txt, strlen(txt), t->norm, sizeof(t->norm));
 	for (const char *c = t->norm; *c; c++)
 		if (*c == ' ' && c[1] && c[1] != ' ')
 			t->words++;
@@ -1637,7 +1760,7 @@ static void read_message(struct turn *t)
 		char first[32] = "";
 
 		sscanf(t->norm, " %31s", first);
-		t->question = memchr(txt, '?', t->in->len) != NULL;
+		t->question = strchr(txt, '?') != NULL;
 		for (const char *const *w = L("what", "how", "does", "do", "is", "can", "which",
 					      "are", "will", "whats", "hows", "could", "would");
 		     *w && !t->question; w++)
@@ -1667,10 +1790,11 @@ static int first_need(unsigned tags)
 {
 	/* the order that best says what the customer is after */
 	static const enum need order[] = {
-	    NEED_WIFI_RANGE, NEED_WFH,	    NEED_GAMING,	 NEED_SPEED,	NEED_KIDS,
-	    NEED_TEENS,	     NEED_SENIORS,  NEED_ACCESSIBILITY, NEED_SPORTS,	NEED_STREAMING,
-	    NEED_TRAVEL,     NEED_SECURITY, NEED_NEW_HOME,	 NEED_FAMILY,	NEED_SMALL_BUSINESS,
-	    NEED_COVERAGE,   NEED_PREMIUM,  NEED_DEVICE_UPGRADE, NEED_BUDGET,	NEED_SWITCHING,
+	    NEED_WIFI_RANGE,	 NEED_DATA,	NEED_WFH,      NEED_GAMING,	    NEED_SPEED,
+	    NEED_KIDS,		 NEED_TEENS,	NEED_SENIORS,  NEED_ACCESSIBILITY,  NEED_SPORTS,
+	    NEED_STREAMING,	 NEED_TRAVEL,	NEED_SECURITY, NEED_NEW_HOME,	    NEED_FAMILY,
+	    NEED_SMALL_BUSINESS, NEED_COVERAGE, NEED_PREMIUM,  NEED_DEVICE_UPGRADE, NEED_BUDGET,
+	    NEED_SWITCHING,
 	};
 
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
@@ -1689,7 +1813,7 @@ static void record(struct turn *t, const char *product_id)
 
 	if (!fresh && !money && !(t->comp && !t->m->competitor[0]))
 		return;
-	copy_words(words, sizeof(words), t->in->text ? t->in->text : "", 3 * 250);
+	copy_words(words, sizeof(words), t->raw, 3 * 250);
 	utf8_cut(words, 250);
 	if (utf8_len(words) < 3)
 		return;
@@ -1700,7 +1824,7 @@ static void record(struct turn *t, const char *product_id)
 	cJSON_AddStringToObject(args, "need", need);
 	tags = cJSON_AddArrayToObject(args, "tags");
 	for (int i = 0, n = 0; i < NEED_COUNT && n < 6 && tags; i++)
-		if (t->tags & NB(i)) {
+		if (t->tags & NB(i) && needs[i].tag[0]) {
 			cJSON_AddItemToArray(tags, cJSON_CreateString(needs[i].tag));
 			n++;
 		}
@@ -1721,11 +1845,17 @@ oom:
 /* ---- choosing and presenting a product ----------------------------------------- */
 
 /* Who the search results fit best: the catalog's order, nudged by the needs heard. */
+static int overlap(const char *padded, const char *s);
+
 static int best_fit(struct turn *t, const struct pinfo *r, int n)
 {
 	int best = -1, best_score = -1000;
 	unsigned all = t->tags | t->m->needs;
+	int64_t cheapest = -1;
 
+	for (int i = 0; i < n; i++)
+		if (r[i].p && (cheapest < 0 || r[i].price_cents < cheapest))
+			cheapest = r[i].price_cents;
 	for (int i = 0; i < n; i++) {
 		const struct catalog_product *p = r[i].p;
 		int score = 2 * (n - i);
@@ -1733,20 +1863,45 @@ static int best_fit(struct turn *t, const struct pinfo *r, int n)
 		if (!p)
 			continue;
 		/* an add-on is the answer only when they asked for one */
-		if (p->category == CATALOG_CATEGORY_ADDONS && t->category != CATALOG_CATEGORY_ADDONS)
+		if (p->category == CATALOG_CATEGORY_ADDONS &&
+		    t->category != CATALOG_CATEGORY_ADDONS)
 			score -= 20;
 		if (t->category >= 0 && (int)p->category == t->category)
 			score += 6;
-		for (int k = 0; k < NEED_COUNT; k++) {
-			if (!(all & NB(k)))
-				continue;
-			for (size_t j = 0; j < p->n_keywords; j++)
-				if (needs[k].query[0] && strstr(needs[k].query, p->keywords[j]))
-					score += 2;
+		/* the catalog's own words for who it is for, said by the customer */
+		for (size_t j = 0; j < p->n_keywords; j++) {
+			char kw[NORM_MAX];
+
+			norm_padded(p->keywords[j], strlen(p->keywords[j]), kw, sizeof(kw));
+			chop_period(kw);
+			if (kw[0] && strchr(kw + 1, ' ') && has_phrase(t->plain, kw + 1))
+				score += 4; /* a phrase: "first phone", "work from home" */
+			else if (kw[0] && has_phrase(t->plain, kw + 1))
+				score += 1;
 		}
-		if ((t->style & STYLE_COMPARE || all & NB(NEED_BUDGET)) && i > 0 &&
-		    r[i].price_cents < r[0].price_cents)
-			score += 1;
+		/* each need the product's own keywords and best-for speak to */
+		{
+			char text[CATALOG_TEXT_MAX + CATALOG_LIST_MAX * (CATALOG_NAME_MAX + 1)];
+			char padded[sizeof(text) * 3 + 8];
+			size_t off = (size_t)snprintf(text, sizeof(text), "%s ", p->best_for);
+
+			for (size_t j = 0; j < p->n_keywords && off < sizeof(text); j++)
+				off += (size_t)snprintf(text + off, sizeof(text) - off, "%s ",
+							p->keywords[j]);
+			norm_padded(text, strlen(text), padded, sizeof(padded));
+			/* the need comes first; the budget picks among those that meet it */
+			for (int k = 0; k < NEED_COUNT; k++)
+				if (all & NB(k) && any_phrase(padded, needs[k].cues))
+					score += k == NEED_BUDGET ? 2 : 5;
+		}
+		/* their question is one the catalog answers for this product */
+		if (t->question)
+			for (size_t j = 0; j < p->n_questions; j++)
+				if (overlap(t->plain, p->questions[j].q) >= 2)
+					score += 5;
+		if ((t->style & STYLE_COMPARE || all & NB(NEED_BUDGET)) &&
+		    r[i].price_cents == cheapest)
+			score += all & NB(NEED_BUDGET) ? 2 : 1;
 		if (best < 0 || score > best_score) {
 			best = i;
 			best_score = score;
@@ -1760,10 +1915,10 @@ static int overlap(const char *padded, const char *s)
 {
 	char w[64], seen[16][64];
 	int n = 0, n_seen = 0;
-	static const char *const stop[] = {"what", "does", "with", "have", "that", "this", "your",
-					   "will", "from", "they", "there", "much", "about",
-					   "when", "many", "need", "want", "into", "more", "than",
-					   "just", "every", "some", NULL};
+	static const char *const stop[] = {"what",  "does", "with", "have",  "that",  "this",
+					   "your",  "will", "from", "they",  "there", "much",
+					   "about", "when", "many", "need",  "want",  "into",
+					   "more",  "than", "just", "every", "some",  NULL};
 
 	while (*s) {
 		size_t k = 0;
@@ -1848,6 +2003,45 @@ static bool names_other(const struct turn *t, const char *s, const struct catalo
 	return false;
 }
 
+/* Would the figure check pass s on its own? (the catalog's own prose has figures
+ * the allowed set may not hold; such a sentence is skipped, not said and removed) */
+static bool sentence_ok(const struct turn *t, const char *s)
+{
+	struct figures_report rep;
+	bool ok;
+
+	if (!t->in->tools->facts || n_figures(t, s) == 0)
+		return true;
+	if (figures_check(t->in->tools->facts, s, &rep) < 0)
+		return false;
+	ok = rep.n_flags == 0;
+	figures_report_free(&rep);
+	return ok;
+}
+
+/* The sentences of an answer that name no other entry and pass the check. */
+static bool clean_answer(const struct turn *t, const char *a, const struct catalog_product *p,
+			 int max_figs, char *out, size_t len)
+{
+	char sn[PART_MAX];
+	size_t off = 0;
+	int figs = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; nth_sentence(a, i, sn, sizeof(sn)); i++) {
+		int f = n_figures(t, sn);
+
+		if ((f && names_other(t, sn, p)) || figs + f > max_figs || !sentence_ok(t, sn))
+			continue;
+		figs += f;
+		off += (size_t)snprintf(out + off, off < len ? len - off : 0, "%s%s",
+					off ? " " : "", sn);
+		if (off >= len)
+			return false;
+	}
+	return off > 20;
+}
+
 /* "Yes, kids profiles show ..." -> "Kids profiles show ..." */
 static void skip_yes(const char *a, char *out, size_t len)
 {
@@ -1883,25 +2077,10 @@ static void evidence_remember(struct turn *t, const char *s)
  */
 static bool evidence(struct turn *t, const struct pinfo *pi, int max_figs, char *out, size_t len)
 {
-	char all[NORM_MAX], s[PART_MAX], a[PART_MAX];
+	char all[NORM_MAX], s[PART_MAX], a[PART_MAX], c[PART_MAX];
 	int best = -1, best_score = 0;
 
-	for (unsigned i = 0; i < pi->n_qa; i++) {
-		int sc = overlap(t->norm, pi->qa[i].q);
-
-		skip_yes(pi->qa[i].a, a, sizeof(a));
-		if (sc > best_score && n_figures(t, a) <= max_figs && !names_other(t, a, pi->p) &&
-		    strlen(a) > 20 && !evidence_used(t, a)) {
-			best = (int)i;
-			best_score = sc;
-		}
-	}
-	if (best >= 0 && best_score >= 2) {
-		skip_yes(pi->qa[best].a, out, len);
-		evidence_remember(t, out);
-		return true;
-	}
-	snprintf(all, sizeof(all), "%s", t->norm);
+	snprintf(all, sizeof(all), "%s", t->plain);
 	for (int k = 0; k < NEED_COUNT; k++)
 		if ((t->tags | t->m->needs) & NB(k)) {
 			size_t l = strlen(all);
@@ -1909,42 +2088,67 @@ static bool evidence(struct turn *t, const struct pinfo *pi, int max_figs, char 
 			if (l + strlen(needs[k].query) + 2 < sizeof(all))
 				snprintf(all + l, sizeof(all) - l, "%s ", needs[k].query);
 		}
-	best = -1;
-	best_score = -1000;
-	for (unsigned i = 0; nth_sentence(pi->value_story, i, s, sizeof(s)); i++) {
-		int figs = n_figures(t, s);
-		int sc = 2 * overlap(all, s) - figs - (strlen(s) < 40 ? 2 : 0);
+	for (unsigned i = 0; i < pi->n_qa; i++) {
+		int sc = overlap(all, pi->qa[i].q);
 
-		if (figs > max_figs || names_other(t, s, pi->p) || strlen(s) < 20 ||
-		    evidence_used(t, s))
+		if (sc <= best_score ||
+		    !clean_answer(t, pi->qa[i].a, pi->p, max_figs, c, sizeof(c)))
 			continue;
-		if (sc > best_score) {
+		skip_yes(c, a, sizeof(a));
+		if (!evidence_used(t, a)) {
 			best = (int)i;
 			best_score = sc;
 		}
 	}
-	if (best < 0 || !nth_sentence(pi->value_story, (unsigned)best, out, len))
-		return false;
-	evidence_remember(t, out);
-	return true;
+	if (best >= 0 && best_score >= 2 &&
+	    clean_answer(t, pi->qa[best].a, pi->p, max_figs, c, sizeof(c))) {
+		skip_yes(c, out, len);
+		evidence_remember(t, out);
+		return true;
+	}
+	/* the value story sentence that fits best; one already said only when nothing else is left
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		best = -1;
+		best_score = -1000;
+		for (unsigned i = 0; nth_sentence(pi->value_story, i, s, sizeof(s)); i++) {
+			int figs = n_figures(t, s);
+			int sc = 2 * overlap(all, s) - figs - (strlen(s) < 40 ? 2 : 0);
+
+			if (figs > max_figs || names_other(t, s, pi->p) || strlen(s) < 20 ||
+			    (pass == 0 && evidence_used(t, s)) || !sentence_ok(t, s))
+				continue;
+			if (sc > best_score) {
+				best = (int)i;
+				best_score = sc;
+			}
+		}
+		if (best >= 0 && nth_sentence(pi->value_story, (unsigned)best, out, len)) {
+			evidence_remember(t, out);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* The customer's own question about p, answered from the tool's questions. */
 static bool answer_question(struct turn *t, const struct pinfo *pi, char *out, size_t len)
 {
 	int best = -1, best_score = 0;
+	char c[PART_MAX];
 
 	for (unsigned i = 0; i < pi->n_qa; i++) {
-		int sc = overlap(t->norm, pi->qa[i].q);
+		int sc = overlap(t->plain, pi->qa[i].q);
 
-		if (sc > best_score) {
+		if (sc > best_score && clean_answer(t, pi->qa[i].a, pi->p, 3, c, sizeof(c))) {
 			best = (int)i;
 			best_score = sc;
 		}
 	}
-	if (best < 0 || best_score < 2 || names_other(t, pi->qa[best].a, pi->p))
+	/* "Is it monitored?": one strong word is enough in a short question */
+	if (best < 0 || best_score < (t->words <= 6 ? 1 : 2) ||
+	    !clean_answer(t, pi->qa[best].a, pi->p, 3, out, len))
 		return false;
-	snprintf(out, len, "%s", pi->qa[best].a);
 	return true;
 }
 
@@ -2045,8 +2249,8 @@ static void price_sentence(struct turn *t, const struct pinfo *pi, bool instalme
 		snprintf(out, len, "It's %s a month%s%s.", pr, setup, contract);
 	} else if (instalments && pi->monthly_cents > 0 && pi->pay_months > 0) {
 		money(t, pi->monthly_cents, pm, sizeof(pm));
-		snprintf(out, len, "It's %s, or %s a month over %d months with no interest.", pr, pm,
-			 pi->pay_months);
+		snprintf(out, len, "It's %s, or %s a month over %d months with no interest.", pr,
+			 pm, pi->pay_months);
 	} else {
 		snprintf(out, len, "It's %s.", pr);
 	}
@@ -2136,14 +2340,20 @@ static void present_question(struct turn *t, const struct pinfo *pi)
 		close_question(t, pi->p);
 		return;
 	}
+	if (t->style & STYLE_COMPANION) {
+		ask(t, pick_from(t, "compq",
+				 L("Would it help to come in together to set it up?",
+				   "Does that sound right for them?")));
+		return;
+	}
 	if (t->style & STYLE_NO_CLOSE) {
 		ask(t, pick_from(t, "lowq",
 				 L("Is that the sort of thing that caught your eye?",
 				   "Want to hear a bit more, or are you happy to browse?")));
 		return;
 	}
-	if (t->style & STYLE_COMPARE && pi->monthly && t->m->spend_cents < 0 && !t->m->spend_asked &&
-	    pi->p) {
+	if (t->style & STYLE_COMPARE && pi->monthly && t->m->spend_cents < 0 &&
+	    !t->m->spend_asked && pi->p && category_talk[pi->p->category].spend_q) {
 		t->m->spend_asked = true;
 		ask(t, category_talk[pi->p->category].spend_q);
 		return;
@@ -2156,7 +2366,11 @@ static void present_question(struct turn *t, const struct pinfo *pi)
 	}
 	if (nd >= 0 && nd != NEED_SWITCHING && !t->m->checked) {
 		t->m->checked = true;
-		ask(t, needs[nd].check);
+		if (nd == NEED_KIDS && pi->p && pi->p->category != CATALOG_CATEGORY_TV &&
+		    pi->p->category != CATALOG_CATEGORY_STREAMING)
+			ask(t, "Would that work for the kids?");
+		else
+			ask(t, needs[nd].check);
 		return;
 	}
 	if (t->m->checked && pi->p && !t->m->sold && t->sk_closing) {
@@ -2170,9 +2384,9 @@ static void present_question(struct turn *t, const struct pinfo *pi)
 }
 
 enum present_how {
-	PRESENT_FIT,	 /* our pick for what they said */
-	PRESENT_NAMED,	 /* they asked for it by name */
-	PRESENT_AGAIN,	 /* a returning visitor's product */
+	PRESENT_FIT,   /* our pick for what they said */
+	PRESENT_NAMED, /* they asked for it by name */
+	PRESENT_AGAIN, /* a returning visitor's product */
 };
 
 /*
@@ -2181,22 +2395,28 @@ enum present_how {
  * product in focus, it is not pitched again: the new need is said back and
  * one new piece of proof is given. opener: said first (may be NULL).
  */
-static void present(struct turn *t, const struct pinfo *pi, const char *opener, enum present_how how)
+static void present(struct turn *t, const struct pinfo *pi, const char *opener,
+		    enum present_how how)
 {
 	char ev[PART_MAX], price[PART_MAX], sp1[80], sp2[80];
 	int nd = first_need(t->tags | t->m->needs);
 	int fresh = first_need(t->tags & ~t->m->needs);
 	bool again = strcmp(t->m->focus, pi->id) == 0 && how == PRESENT_FIT;
-	bool promo = t->sk_promos && pi->full && pi->n_promos && !(t->style & STYLE_NO_CLOSE) &&
-		     !again;
+	bool promo =
+	    t->sk_promos && pi->full && pi->n_promos && !(t->style & STYLE_NO_CLOSE) && !again;
 	int budget = promo ? 0 : 1; /* figures in the proof sentence */
 
 	set_focus(t, pi->id, true);
 	if (opener && *opener)
 		say(t, how == PRESENT_AGAIN ? 0 : 3, "%s", opener);
-	price_with_promo(t, pi,
-			 !promo && ((t->style & STYLE_COMPARE) || ((t->tags | t->m->needs) & NB(NEED_BUDGET))),
-			 promo, price, sizeof(price));
+	else if (t->style & STYLE_LOYAL && !t->m->thanked) {
+		t->m->thanked = true;
+		say(t, 2, "Thanks for being with us.");
+	}
+	price_with_promo(
+	    t, pi,
+	    !promo && ((t->style & STYLE_COMPARE) || ((t->tags | t->m->needs) & NB(NEED_BUDGET))),
+	    promo, price, sizeof(price));
 
 	if (again) {
 		/* the same product still fits: take in what they added, give new proof */
@@ -2211,8 +2431,10 @@ static void present(struct turn *t, const struct pinfo *pi, const char *opener, 
 		if (fresh == NEED_BUDGET || t->budget > 0)
 			say(t, 0, "%s", price);
 		present_question(t, pi);
-		action(t, "%s still fits: confirm the new detail they gave, then the next step.", pi->name);
-		suggest(t, "Sounds good", "What's the catch?", "How does it compare with my provider?");
+		action(t, "%s still fits: confirm the new detail they gave, then the next step.",
+		       pi->name);
+		suggest(t, "Sounds good", "What's the catch?",
+			"How does it compare with my provider?");
 		t->out->suggested_state = AGENT_STATE_PRESENTING;
 		return;
 	}
@@ -2255,11 +2477,14 @@ static void present(struct turn *t, const struct pinfo *pi, const char *opener, 
 			unsigned k = pick(t, "intro", 3);
 
 			if (k == 1)
-				say(t, 0, "%s is the one I'd suggest for %s.", pi->name, needs[nd].for_phrase);
+				say(t, 0, "%s is the one I'd suggest for %s.", pi->name,
+				    needs[nd].for_phrase);
 			else if (k == 2)
-				say(t, 0, "With %s in mind, %s is the best fit.", needs[nd].for_phrase, pi->name);
+				say(t, 0, "%s is a great fit for %s.", pi->name,
+				    needs[nd].for_phrase);
 			else
-				say(t, 0, "For %s, I'd go with %s.", needs[nd].for_phrase, pi->name);
+				say(t, 0, "For %s, I'd go with %s.", needs[nd].for_phrase,
+				    pi->name);
 		} else {
 			unsigned k = pick(t, "intro0", 3);
 
@@ -2296,6 +2521,8 @@ static void present(struct turn *t, const struct pinfo *pi, const char *opener, 
 }
 
 /* The best fit for what they said: the product named, the focus, or a search. */
+static bool still_fits(const struct turn *t, const struct catalog_product *q);
+
 static bool find_fit(struct turn *t, unsigned keep, struct pinfo *ret)
 {
 	struct pinfo r[5];
@@ -2316,7 +2543,40 @@ static bool find_fit(struct turn *t, unsigned keep, struct pinfo *ret)
 		return false;
 	}
 	{
-		/* leave a call for get_product when the cap allows; else the search result will do */
+		/* what is on the table stays there while it still covers what they said */
+		const struct catalog_product *f = catalog_product_find(t->cat, t->m->focus);
+
+		if (f && (cat < 0 || (int)f->category == cat) && still_fits(t, f) &&
+		    !(t->budget > 0 && f->price_cents > t->budget) &&
+		    get_product(t, f->id, keep, ret) == 0)
+			return true;
+	}
+	if (t->question) {
+		/* "can I keep my number?": the product whose own questions answer it */
+		const struct catalog_product *q = NULL;
+		int best = 1;
+
+		for (size_t i = 0; i < catalog_product_count(t->cat); i++) {
+			const struct catalog_product *c = catalog_product_at(t->cat, i);
+
+			if ((cat >= 0 && (int)c->category != cat) ||
+			    c->category == CATALOG_CATEGORY_ADDONS)
+				continue;
+			for (size_t j = 0; j < c->n_questions; j++) {
+				int o = overlap(t->plain, c->questions[j].q);
+
+				if (o > best) {
+					best = o;
+					q = c;
+				}
+			}
+		}
+		if (q && get_product(t, q->id, keep, ret) == 0)
+			return true;
+	}
+	{
+		/* leave a call for get_product when the cap allows; else the search result will do
+		 */
 		unsigned k2 = calls_left(t) >= keep + 2 ? keep + 1 : keep;
 		int64_t budget = t->budget > 0 ? t->budget : t->m->budget_cents;
 
@@ -2354,7 +2614,7 @@ static bool extra_phrase(const char *line, char *out, size_t len, const struct t
 	    {"video history", "%s of video history instead of %s", "%s of video history"},
 	    {"cameras", "%s instead of %s", "%s"},
 	    {"sensors", "%s instead of %s", "%s"},
-	    {"mesh Wi-Fi points", "%s instead of %s", "%s"},
+	    {"mesh Wi-Fi points", "%s of mesh Wi-Fi instead of %s", "mesh Wi-Fi (%s)"},
 	};
 	const char *colon = strstr(line, ": ");
 	const char *against;
@@ -2394,9 +2654,11 @@ static int extra_score(const struct turn *t, const char *line)
 	unsigned all = t->tags | t->m->needs;
 	int s = strchr(line, ':') ? 2 : 1;
 
-	if (strstr(line, "screens") && all & (NB(NEED_KIDS) | NB(NEED_FAMILY) | NB(NEED_TEENS) | NB(NEED_STREAMING)))
+	if (strstr(line, "screens") &&
+	    all & (NB(NEED_KIDS) | NB(NEED_FAMILY) | NB(NEED_TEENS) | NB(NEED_STREAMING)))
 		s += 4;
-	if (strstr(line, "upload") && all & (NB(NEED_WFH) | NB(NEED_GAMING) | NB(NEED_SMALL_BUSINESS)))
+	if (strstr(line, "upload") &&
+	    all & (NB(NEED_WFH) | NB(NEED_GAMING) | NB(NEED_SMALL_BUSINESS)))
 		s += 4;
 	if (strstr(line, "download") && all & (NB(NEED_SPEED) | NB(NEED_GAMING)))
 		s += 3;
@@ -2463,13 +2725,13 @@ static void cmp_parse(struct turn *t, const cJSON *r, struct cmpinfo *ci)
 	ci->diff_m = money_parse(jstr(m, "difference"));
 	ci->diff_y = money_parse(jstr(y, "difference"));
 	ci->diff_fy = money_parse(jstr(fy, "difference"));
-	ci->cheaper_m = jstr(m, "cheaper") ? (strcmp(jstr(m, "cheaper"), "ours") == 0 ? 1
+	ci->cheaper_m = jstr(m, "cheaper") ? (strcmp(jstr(m, "cheaper"), "ours") == 0	  ? 1
 					      : strcmp(jstr(m, "cheaper"), "theirs") == 0 ? -1
-											 : 0)
+											  : 0)
 					   : 0;
-	ci->cheaper_fy = jstr(fy, "cheaper") ? (strcmp(jstr(fy, "cheaper"), "ours") == 0 ? 1
+	ci->cheaper_fy = jstr(fy, "cheaper") ? (strcmp(jstr(fy, "cheaper"), "ours") == 0     ? 1
 						: strcmp(jstr(fy, "cheaper"), "theirs") == 0 ? -1
-											    : 0)
+											     : 0)
 					     : 0;
 	jcopy(ci->angle, sizeof(ci->angle), r, "angle");
 	jcopy(ci->summary, sizeof(ci->summary), r, "summary");
@@ -2622,8 +2884,9 @@ static bool includes(const struct catalog_product *p, const char *what)
  * and what else they get. before: the product in focus before this one
  * (for "less than X on its own"), or NULL.
  */
-static void say_comparison(struct turn *t, const struct cmpinfo *ci, const struct catalog_competitor *k,
-			   const struct catalog_product *before, int64_t before_cents)
+static void say_comparison(struct turn *t, const struct cmpinfo *ci,
+			   const struct catalog_competitor *k, const struct catalog_product *before,
+			   int64_t before_cents)
 {
 	char a[32], b[32], c[32], d[32], setup[64] = "", tc[48], oc[48], intro[160] = "";
 	char why[200] = "";
@@ -2633,10 +2896,12 @@ static void say_comparison(struct turn *t, const struct cmpinfo *ci, const struc
 	contract_clause(ci->their_contract, tc, sizeof(tc));
 	contract_clause(ci->our_contract, oc, sizeof(oc));
 	char ours_b[sizeof(ci->ours) + 8];
-	const char *ours = strstr(ci->ours, " plus ") ? ci->ours : the(ci->ours, ours_b, sizeof(ours_b));
+	const char *ours =
+	    strstr(ci->ours, " plus ") ? ci->ours : the(ci->ours, ours_b, sizeof(ours_b));
 
 	if (ci->spend > 0 && k) {
-		say(t, 0, "That's %s a month with %s; %s is %s a month%s.", a, k->name, ours, b, oc);
+		say(t, 0, "That's %s a month with %s; %s is %s a month%s.", a, k->name, ours, b,
+		    oc);
 	} else if (ci->spend > 0) {
 		say(t, 0, "You pay %s a month now; %s is %s a month%s.", a, ours, b, oc);
 	} else {
@@ -2649,8 +2914,8 @@ static void say_comparison(struct turn *t, const struct cmpinfo *ci, const struc
 			snprintf(intro, sizeof(intro), " (%s a month for the first %d months)", c,
 				 ci->intro_months);
 		}
-		say(t, 0, "%s is %s a month%s%s%s; %s is %s a month%s.", ci->theirs, a, intro, setup,
-		    tc, ours, b, oc);
+		say(t, 0, "%s is %s a month%s%s%s; %s is %s a month%s.", ci->theirs, a, intro,
+		    setup, tc, ours, b, oc);
 	}
 	money(t, ci->diff_m, a, sizeof(a));
 	money(t, ci->diff_y, b, sizeof(b));
@@ -2672,12 +2937,15 @@ static void say_comparison(struct turn *t, const struct cmpinfo *ci, const struc
 		if (ci->cheaper_fy > 0 && ci->diff_fy != ci->diff_y && ci->diff_fy > 0 && why[0])
 			say(t, 2, "Counting %s, the first year comes to %s less with us.", why, d);
 		else if (ci->cheaper_fy < 0)
-			say(t, 0, "Their intro price does make the first year %s cheaper with them; after that, you'd save %s a month with us.",
+			say(t, 0,
+			    "Their intro price does make the first year %s cheaper with them; "
+			    "after that, you'd save %s a month with us.",
 			    d, a);
 	} else if (ci->cheaper_m < 0) {
 		if (ci->n_extras) {
 			if (ci->n_extras >= 2)
-				say(t, 0, "So %s and %s come to %s a month on top of what you pay now.",
+				say(t, 0,
+				    "So %s and %s come to %s a month on top of what you pay now.",
 				    ci->extras[0], ci->extras[1], a);
 			else
 				say(t, 0, "So %s comes to %s a month on top of what you pay now.",
@@ -2686,13 +2954,16 @@ static void say_comparison(struct turn *t, const struct cmpinfo *ci, const struc
 				say(t, 0, "That's less than %s on its own.", before->name);
 			return;
 		}
-		say(t, 0, "So %s is %s a month cheaper, %s a year; the question is what you get for the difference.",
+		say(t, 0,
+		    "So %s is %s a month cheaper, %s a year; the question is what you get for the "
+		    "difference.",
 		    k ? k->name : "theirs", a, b);
 	} else {
 		say(t, 0, "It costs the same each month, so the difference is in what's included.");
 	}
 	if (ci->n_extras >= 2)
-		say(t, ci->cheaper_m < 0 ? 0 : 1, "With us you also get %s, and %s.", ci->extras[0], ci->extras[1]);
+		say(t, ci->cheaper_m < 0 ? 0 : 1, "With us you also get %s, and %s.", ci->extras[0],
+		    ci->extras[1]);
 	else if (ci->n_extras == 1)
 		say(t, ci->cheaper_m < 0 ? 0 : 1, "With us you also get %s.", ci->extras[0]);
 }
@@ -2767,31 +3038,54 @@ static void do_compare(struct turn *t)
 		struct pinfo r5[5];
 		int n, b = -1;
 
-		cat = t->category >= 0 ? t->category
-		      : offer	     ? (int)offer->category
+		cat = t->category >= 0		    ? t->category
+		      : offer			    ? (int)offer->category
 		      : competitor_category(k) >= 0 ? competitor_category(k)
-						     : t->m->category;
+						    : t->m->category;
 		if (cat < 0) {
 			say(t, 0, "Happy to put the numbers side by side.");
 			ask(t, k ? pick_from(t, "whichsvc",
-					     L("Is it your phone, the internet or TV you have with them now?",
+					     L("Is it your phone, the internet or TV you have with "
+					       "them now?",
 					       "Which service is it: phone, internet or TV?"))
-				 : "Which service would you like me to compare: phone, internet or TV?");
+				 : "Which service would you like me to compare: phone, internet or "
+				   "TV?");
 			suggest(t, "My phone plan", "Home internet", "TV");
-			action(t, "Comparison shopper%s%s: find out which service, then run compare.",
+			action(t,
+			       "Comparison shopper%s%s: find out which service, then run compare.",
 			       k ? " with " : "", k ? k->name : "");
 			t->out->suggested_state = AGENT_STATE_DISCOVERY;
 			return;
 		}
 		n = search(t, cat, -1, 1, r5, 5, true);
-		for (int i = 0; i < n && b < 0; i++)
-			if (r5[i].p && r5[i].p->billing == CATALOG_BILLING_MONTHLY && k &&
-			    comparable(r5[i].p, k) && r5[i].p->category != CATALOG_CATEGORY_ADDONS) {
-				for (size_t c = 0; c < r5[i].p->n_comparisons && b < 0; c++)
-					for (size_t j = 0; j < r5[i].p->comparisons[c].n_offers; j++)
-						if (r5[i].p->comparisons[c].offers[j]->competitor == k)
-							b = i;
+		{
+			/* the product whose catalog comparison covers most of what they pay for */
+			unsigned best_cover = 0;
+
+			for (int i = 0; i < n && k; i++) {
+				const struct catalog_product *q = r5[i].p;
+
+				if (!q || q->billing != CATALOG_BILLING_MONTHLY ||
+				    q->category == CATALOG_CATEGORY_ADDONS)
+					continue;
+				for (size_t c = 0; c < q->n_comparisons; c++) {
+					unsigned cover = 0;
+					bool has_k = false;
+
+					for (size_t j = 0; j < q->comparisons[c].n_offers; j++) {
+						const struct catalog_competitor *o =
+						    q->comparisons[c].offers[j]->competitor;
+
+						has_k |= o == k;
+						cover += competitor_heard(t, o);
+					}
+					if (has_k && cover > best_cover) {
+						best_cover = cover;
+						b = i;
+					}
+				}
 			}
+		}
 		if (b < 0 && n > 0)
 			b = best_fit(t, r5, n);
 		if (b >= 0 && r5[b].p && r5[b].p->billing == CATALOG_BILLING_MONTHLY)
@@ -2801,7 +3095,7 @@ static void do_compare(struct turn *t)
 		say(t, 0, "Happy to do the math for you.");
 		ask(t, spend > 0 ? "Which service is that for: phone, internet or TV?"
 		       : k	 ? "What do you pay them each month for it now, roughly?"
-				 : "Who are you with now, and what do you pay each month, roughly?");
+			   : "Who are you with now, and what do you pay each month, roughly?");
 		if (spend > 0)
 			t->m->spend_cents = spend;
 		action(t, "Get their current provider or monthly spend, then run compare.");
@@ -2810,7 +3104,8 @@ static void do_compare(struct turn *t)
 		return;
 	}
 	if (signal_on(t, SIGNAL_OBJECTION))
-		say(t, 3, "%s", pick_from(t, "cmpack", L("Fair question.", "Good that you're checking.")));
+		say(t, 3, "%s",
+		    pick_from(t, "cmpack", L("Fair question.", "Good that you're checking.")));
 	r = compare(t, p, offer ? NULL : k, offer, spend, 0, &ci);
 	if (r < 0 && k && spend <= 0) {
 		/* nothing of theirs to set against it (or not allowed yet): ask for the anchor */
@@ -2834,33 +3129,45 @@ static void do_compare(struct turn *t)
 
 		if (before == p)
 			before = NULL;
-		if (before && k && t->question && includes(p, k->name) && !includes(before, k->name)) {
+		if (before && k && includes(p, k->name) && !includes(before, k->name)) {
 			char pn[CATALOG_NAME_MAX + 8];
 
 			say(t, 0, "%s doesn't include %s, but %s does.", before->name, k->name,
 			    the(p->name, pn, sizeof(pn)));
+		} else if (before && k && before->category != p->category && !t->named &&
+			   competitor_category(k) == (int)p->category) {
+			say(t, 0, "%s only does %s, so here's that side by side.", k->name,
+			    category_talk[p->category].plural);
 		}
 		set_focus(t, p->id, true);
-		say_comparison(t, &ci, k, before && before->billing == CATALOG_BILLING_MONTHLY ? before : NULL,
+		say_comparison(t, &ci, k,
+			       before && before->billing == CATALOG_BILLING_MONTHLY ? before : NULL,
 			       before ? before->price_cents : 0);
 	}
 	if (t->style & STYLE_SWITCH && k) {
 		char q[160];
 
-		snprintf(q, sizeof(q), "When does your contract with %s end, so we can time the switch?",
+		snprintf(q, sizeof(q),
+			 "When does your contract with %s end, so we can time the switch?",
 			 k->name);
 		ask(t, q);
 	} else if (t->style & STYLE_HARD) {
 		close_question(t, p);
 	} else if (t->style & STYLE_SOFT) {
-		say(t, 2, "I've noted these numbers, so you can talk it over at home and pick up here next time.");
-		ask(t, (t->tags | t->m->needs) & (NB(NEED_FAMILY) | NB(NEED_KIDS) | NB(NEED_TEENS))
-			   ? "Which matters more to the family, the monthly price or what's included?"
-			   : "Which matters more to you, the monthly price or what's included?");
+		say(t, 2,
+		    "I've noted these numbers, so you can talk it over at home and pick up here "
+		    "next time.");
+		ask(t,
+		    (t->tags | t->m->needs) & (NB(NEED_FAMILY) | NB(NEED_KIDS) | NB(NEED_TEENS))
+			? "Which matters more to the family, the monthly price or what's included?"
+			: "Which matters more to you, the monthly price or what's included?");
 	} else {
-		ask(t, pick_from(t, "cmpq",
-				 L("What matters most to you: the monthly price, what's included, or being free to leave?",
-				   "Which matters more to you, the monthly price or what comes with it?")));
+		ask(t,
+		    pick_from(
+			t, "cmpq",
+			L("What matters most to you: the monthly price, what's included, or being "
+			  "free to leave?",
+			  "Which matters more to you, the monthly price or what comes with it?")));
 	}
 	if (k)
 		snprintf(t->m->competitor, sizeof(t->m->competitor), "%s", k->id);
@@ -2872,8 +3179,10 @@ static void do_compare(struct turn *t)
 		talking_point(t, "Angle: %.190s", ci.angle);
 	if (k && k->how_we_win)
 		talking_point(t, "Against %s: %.170s", k->name, k->how_we_win);
-	action(t, "Walk them through %s against %s on the kiosk card; answer what matters most to them.",
-	       ci.ours, ci.theirs[0] ? ci.theirs : "what they pay now");
+	action(
+	    t,
+	    "Walk them through %s against %s on the kiosk card; answer what matters most to them.",
+	    ci.ours, ci.theirs[0] ? ci.theirs : "what they pay now");
 	suggest(t, "Sounds good", "I need to think about it", "What's the catch?");
 	t->out->suggested_state = AGENT_STATE_PRESENTING;
 }
@@ -2891,7 +3200,8 @@ static int escalate(struct turn *t, const char *reason, const char *summary, boo
 	utf8_cut(s, SUMMARY_MAX - 5);
 	if (args) {
 		cJSON_AddStringToObject(args, "reason", reason);
-		cJSON_AddStringToObject(args, "summary", utf8_len(s) >= 3 ? s : "Customer asked for help");
+		cJSON_AddStringToObject(args, "summary",
+					utf8_len(s) >= 3 ? s : "Customer asked for help");
 		cJSON_AddBoolToObject(args, "urgent", urgent);
 	}
 	r = tool(t, "escalate", args, 0, &res);
@@ -2981,9 +3291,10 @@ static bool is_no(const struct turn *t)
 		for (const char *const *w = no_words; *w; w++)
 			if (!strchr(*w, ' ') && strcmp(first, *w) == 0)
 				return true;
-	return t->words <= 8 && any_phrase(t->norm, L("no thanks", "not now", "not today",
-						      "keep it simple", "maybe later", "rather not",
-						      "im fine", "im good", "not really", "leave it"));
+	return t->words <= 8 &&
+	       any_phrase(t->norm,
+			  L("no thanks", "not now", "not today", "keep it simple", "maybe later",
+			    "rather not", "im fine", "im good", "not really", "leave it"));
 }
 
 /* The one add-on that completes what they are buying, if any fits. */
@@ -3001,7 +3312,8 @@ static const struct xsell *choose_cross(struct turn *t, const struct pinfo *pi)
 		if ((t->tags | t->m->needs) & NB(k)) {
 			size_t l = strlen(all);
 
-			if (l + strlen(needs[k].query) + strlen(needs[k].for_phrase) + 3 < sizeof(all))
+			if (l + strlen(needs[k].query) + strlen(needs[k].for_phrase) + 3 <
+			    sizeof(all))
 				snprintf(all + l, sizeof(all) - l, "%s %s ", needs[k].query,
 					 needs[k].for_phrase);
 		}
@@ -3013,7 +3325,8 @@ static const struct xsell *choose_cross(struct turn *t, const struct pinfo *pi)
 		if (!xp || id_in(t->m->cross_offered, t->m->n_cross_offered, x->id) ||
 		    id_in(t->m->presented, t->m->n_presented, x->id))
 			continue;
-		if (t->m->price_objection && !strstr(x->why, "less than") && !strstr(x->why, "cheaper"))
+		if (t->m->price_objection && !strstr(x->why, "less than") &&
+		    !strstr(x->why, "cheaper"))
 			continue;
 		s = 2 * overlap(all, x->why) + overlap(all, x->name);
 		if (xp->category == CATALOG_CATEGORY_ADDONS)
@@ -3054,7 +3367,8 @@ static void say_deadline(struct turn *t, const struct pinfo *pi)
 static void next_step(struct turn *t, const struct pinfo *pi, const char *extra, bool allow_cross)
 {
 	const struct xsell *x = allow_cross ? choose_cross(t, pi) : NULL;
-	const struct catalog_product *xp = extra && *extra ? catalog_product_find(t->cat, extra) : NULL;
+	const struct catalog_product *xp =
+	    extra && *extra ? catalog_product_find(t->cat, extra) : NULL;
 	char xpr[32], why[PART_MAX], say_line[300] = "", summary[SUMMARY_MAX * 2];
 	struct booking b;
 	bool booking_failed = false;
@@ -3094,7 +3408,8 @@ static void next_step(struct turn *t, const struct pinfo *pi, const char *extra,
 			say_booking(t, &b, what);
 			say_deadline(t, pi);
 			t->m->pending = PENDING_NONE;
-			action(t, "Installation of %s booked (%s); a colleague completes the order.",
+			action(t,
+			       "Installation of %s booked (%s); a colleague completes the order.",
 			       pi->name, b.ref);
 			suggest(t, "Thank you", "", "");
 			t->out->suggested_state = AGENT_STATE_CLOSING;
@@ -3103,11 +3418,14 @@ static void next_step(struct turn *t, const struct pinfo *pi, const char *extra,
 		if (t->day < 0) {
 			say_deadline(t, pi);
 			ask(t, pick_from(t, "dayq",
-					 L("Which day suits you for the installation, and is morning or afternoon better?",
-					   "What day would suit you for the installation, morning or afternoon?")));
+					 L("Which day suits you for the installation, and is "
+					   "morning or afternoon better?",
+					   "What day would suit you for the installation, morning "
+					   "or afternoon?")));
 			t->m->pending = PENDING_BOOK;
 			snprintf(t->m->pending_kind, sizeof(t->m->pending_kind), "install");
-			snprintf(t->m->pending_product, sizeof(t->m->pending_product), "%s", pi->id);
+			snprintf(t->m->pending_product, sizeof(t->m->pending_product), "%s",
+				 pi->id);
 			action(t, "Ready for %s: agree an installation day.", pi->name);
 			suggest(t, "Saturday morning", "Tomorrow afternoon", "Monday evening");
 			t->out->suggested_state = AGENT_STATE_CLOSING;
@@ -3119,20 +3437,31 @@ static void next_step(struct turn *t, const struct pinfo *pi, const char *extra,
 	}
 	snprintf(summary, sizeof(summary), "Ready to buy %s%s%s. %s", pi->name, xp ? " with " : "",
 		 xp ? xp->name : "",
-		 t->m->needs ? "Needs recorded in this session." : "Wants to complete the sign-up.");
+		 t->m->needs ? "Needs recorded in this session."
+			     : "Wants to complete the sign-up.");
 	if (escalate(t, "customer_request", summary, false, say_line, sizeof(say_line)) == 0) {
 		if (xp)
-			say(t, 0, "%s", pick_from(t, "yes2", L("Lovely, I've added that.", "Great, that's added.")));
+			say(t, 0, "%s",
+			    pick_from(t, "yes2",
+				      L("Lovely, I've added that.", "Great, that's added.")));
 		if (booking_failed)
-			say(t, 0, "A colleague is coming over now to set the date and finish the sign-up with you.");
+			say(t, 0,
+			    "A colleague is coming over now to set the date and finish the sign-up "
+			    "with you.");
 		else
-			say(t, 0, "%s", pick_from(t, "handoff",
-						  L("A colleague is coming over now to complete the sign-up with you.",
-						    "I've asked a colleague to come and finish the sign-up with you; they'll be right over.")));
+			say(t, 0, "%s",
+			    pick_from(t, "handoff",
+				      L("A colleague is coming over now to complete the sign-up "
+					"with you.",
+					"I've asked a colleague to come and finish the sign-up "
+					"with you; they'll be right over.")));
 		say_deadline(t, pi);
-		action(t, "Complete the sign-up: %s%s%s.", pi->name, xp ? " + " : "", xp ? xp->name : "");
+		action(t, "Complete the sign-up: %s%s%s.", pi->name, xp ? " + " : "",
+		       xp ? xp->name : "");
 	} else {
-		say(t, 0, "Please ask at the counter and a colleague will complete the sign-up with you.");
+		say(t, 0,
+		    "Please ask at the counter and a colleague will complete the sign-up with "
+		    "you.");
 		action(t, "The customer is ready to buy %s: go to them.", pi->name);
 	}
 	t->m->pending = PENDING_NONE;
@@ -3148,7 +3477,9 @@ static void do_closing(struct turn *t)
 	if (!p && t->m->focus[0])
 		p = catalog_product_find(t->cat, t->m->focus);
 	if (!p) {
-		say(t, 0, "%s", pick_from(t, "closenop", L("Happy to get you started.", "Great, let's get you sorted.")));
+		say(t, 0, "%s",
+		    pick_from(t, "closenop",
+			      L("Happy to get you started.", "Great, let's get you sorted.")));
 		ask(t, "Which one did you have in mind?");
 		t->out->suggested_state = AGENT_STATE_DISCOVERY;
 		return;
@@ -3161,7 +3492,8 @@ static void do_closing(struct turn *t)
 		snprintf(pi.id, sizeof(pi.id), "%s", p->id);
 		snprintf(pi.name, sizeof(pi.name), "%s", p->name);
 		pi.price_cents = -1;
-		say(t, 3, "%s", pick_from(t, "yes", L("Great choice.", "Lovely, good choice.", "Brilliant.")));
+		say(t, 3, "%s",
+		    pick_from(t, "yes", L("Great choice.", "Lovely, good choice.", "Brilliant.")));
 		next_step(t, &pi, NULL, false);
 		return;
 	}
@@ -3173,7 +3505,8 @@ static void do_closing(struct turn *t)
 		return;
 	}
 	if (strong || t->day >= 0) {
-		say(t, 3, "%s", pick_from(t, "yes", L("Great choice.", "Lovely, good choice.", "Brilliant.")));
+		say(t, 3, "%s",
+		    pick_from(t, "yes", L("Great choice.", "Lovely, good choice.", "Brilliant.")));
 		next_step(t, &pi, NULL, true);
 		return;
 	}
@@ -3205,16 +3538,49 @@ static void do_closing(struct turn *t)
 
 /* ---- objections: acknowledge, bridge, evidence, empower --------------------------- */
 
+static bool still_fits(const struct turn *t, const struct catalog_product *q);
+
+/*
+ * The alternative a step down from orig: among the results (all cheaper), the
+ * one that still fits what they said, sharing the most of orig's keywords,
+ * then the closest in price (the smallest step down keeps the same class).
+ */
+static int step_down(const struct turn *t, const struct catalog_product *orig,
+		     const struct pinfo *r, int n)
+{
+	int best = -1, best_score = -1;
+
+	for (int i = 0; i < n; i++) {
+		const struct catalog_product *q = r[i].p;
+		int shared = 0, sc;
+
+		if (!q || q == orig || q->category != orig->category || !still_fits(t, q))
+			continue;
+		for (size_t a = 0; a < orig->n_keywords; a++)
+			for (size_t b = 0; b < q->n_keywords; b++)
+				shared += strcmp(orig->keywords[a], q->keywords[b]) == 0;
+		/* price closeness: 0..99 */
+		sc = 100 * shared +
+		     (int)(99 * q->price_cents / (orig->price_cents ? orig->price_cents : 1));
+		if (sc > best_score) {
+			best = i;
+			best_score = sc;
+		}
+	}
+	return best;
+}
+
 /* Does q still cover the needs heard (when there are any)? */
 static bool still_fits(const struct turn *t, const struct catalog_product *q)
 {
-	unsigned all = (t->tags | t->m->needs) & ~(NB(NEED_BUDGET) | NB(NEED_SWITCHING) | NB(NEED_FAMILY));
-	char text[CATALOG_TEXT_MAX * 2 + CATALOG_LIST_MAX * (CATALOG_NAME_MAX + 1)];
+	unsigned all =
+	    (t->tags | t->m->needs) & ~(NB(NEED_BUDGET) | NB(NEED_SWITCHING) | NB(NEED_FAMILY));
+	char text[CATALOG_TEXT_MAX * 3 + CATALOG_LIST_MAX * (CATALOG_NAME_MAX + 1)];
 	size_t off;
 
 	if (!all)
 		return true;
-	off = (size_t)snprintf(text, sizeof(text), "%s ", q->best_for);
+	off = (size_t)snprintf(text, sizeof(text), "%s %s ", q->best_for, q->value_story);
 	for (size_t i = 0; i < q->n_keywords && off < sizeof(text); i++)
 		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s ", q->keywords[i]);
 	for (size_t i = 0; i < q->n_features && off < sizeof(text); i++)
@@ -3256,7 +3622,8 @@ static int current_promotion(struct turn *t, const struct pinfo *pi, struct prom
 			jcopy(ret->name, sizeof(ret->name), it, "name");
 			jcopy(ret->ends, sizeof(ret->ends), it, "ends");
 			ret->promo_cents = money_parse(jstr(pp, "promo_price"));
-			ret->monthly = jstr(pp, "promo_price") && strstr(jstr(pp, "promo_price"), "a month");
+			ret->monthly =
+			    jstr(pp, "promo_price") && strstr(jstr(pp, "promo_price"), "a month");
 			ret->months = jint(pp, "for_months");
 			if (ret->promo_cents >= 0 && ret->name[0]) {
 				r = 0;
@@ -3298,7 +3665,7 @@ static void do_objection(struct turn *t)
 	int kind = objection_kind(t);
 	const struct catalog_product *p = catalog_product_find(t->cat, t->m->focus);
 	struct pinfo pi;
-	char br[200], ev[PART_MAX], pr[32];
+	char br[200], ev[PART_MAX] = "", pr[32];
 	bool have_br, repeat = t->m->objections[kind] > 0;
 
 	t->out->suggested_state = AGENT_STATE_OBJECTION;
@@ -3307,7 +3674,9 @@ static void do_objection(struct turn *t)
 		t->m->price_objection = true;
 	t->m->pending = PENDING_NONE;
 	if (!p || get_product(t, p->id, 0, &pi) < 0) {
-		say(t, 0, "%s", pick_from(t, "objnop", L("Fair enough, no pressure at all.", "That's completely fair.")));
+		say(t, 0, "%s",
+		    pick_from(t, "objnop",
+			      L("Fair enough, no pressure at all.", "That's completely fair.")));
 		ask(t, category_talk[t->m->category >= 0 ? t->m->category : CATALOG_CATEGORY_MOBILE]
 			   .discovery[0]);
 		return;
@@ -3316,10 +3685,13 @@ static void do_objection(struct turn *t)
 	snprintf(t->out->card_product, sizeof(t->out->card_product), "%s", pi.id);
 	if (repeat) {
 		/* the same concern twice: stop persuading, leave the door open */
-		say(t, 0, "%s", pick_from(t, "objrep",
-					  L("I understand, and there's no pressure at all.",
-					    "That's completely fine, no pressure.")));
-		say(t, 0, "I've noted what we looked at, so whenever you're ready the team here can pick it up from there.");
+		say(t, 0, "%s",
+		    pick_from(t, "objrep",
+			      L("I understand, and there's no pressure at all.",
+				"That's completely fine, no pressure.")));
+		say(t, 0,
+		    "I've noted what we looked at, so whenever you're ready the team here can pick "
+		    "it up from there.");
 		record(t, pi.id);
 		action(t, "Same concern twice (%s): stop selling %s; leave the door open.",
 		       kind == OBJ_PRICE ? "price" : "timing", pi.name);
@@ -3335,10 +3707,11 @@ static void do_objection(struct turn *t)
 		    t->comp ? t->comp : catalog_competitor_find(t->cat, t->m->competitor);
 		int64_t spend = t->spend > 0 ? t->spend : t->m->spend_cents;
 
-		say(t, 0, "%s", pick_from(t, "ackprice",
-					  L("Fair enough, the monthly cost matters.",
-					    "That's fair, it has to make sense for the budget.",
-					    "I hear you, nobody wants to pay for more than they need.")));
+		say(t, 0, "%s",
+		    pick_from(t, "ackprice",
+			      L("Fair enough, the monthly cost matters.",
+				"That's fair, it has to make sense for the budget.",
+				"I hear you, nobody wants to pay for more than they need.")));
 		if ((k || spend > 0) && pi.monthly &&
 		    compare(t, pi.p, k, NULL, spend, 0, &ci) == 0) {
 			char a[32], b[32], c[32];
@@ -3349,19 +3722,39 @@ static void do_objection(struct turn *t)
 			if (have_br)
 				say(t, 1, "You said %s.", br);
 			if (ci.spend > 0 && ci.cheaper_m > 0)
-				say(t, 0, "Against the %s a month you pay now, %s at %s works out %s a month less.",
+				say(t, 0,
+				    "Against the %s a month you pay now, %s at %s works out %s a "
+				    "month less.",
 				    a, pi.name, b, c);
 			else if (ci.spend > 0)
-				say(t, 0, "Against the %s a month you pay now, %s at %s is %s a month more, for what it adds.",
+				say(t, 0,
+				    "Against the %s a month you pay now, %s at %s is %s a month "
+				    "more, for what it adds.",
 				    a, pi.name, b, c);
 			else if (ci.cheaper_m > 0)
-				say(t, 0, "Against %s at %s a month, %s at %s works out %s a month less.",
+				say(t, 0,
+				    "Against %s at %s a month, %s at %s works out %s a month less.",
 				    ci.theirs, a, pi.name, b, c);
 			else
-				say(t, 0, "Against %s at %s a month, %s at %s is %s a month more, for what it adds.",
+				say(t, 0,
+				    "Against %s at %s a month, %s at %s is %s a month more, for "
+				    "what it adds.",
 				    ci.theirs, a, pi.name, b, c);
 			t->comparing = true;
 			ask(t, "Would it help to take these numbers home and decide there?");
+			break;
+		}
+		if (!pi.monthly && pi.monthly_cents > 0 && pi.pay_months > 0) {
+			char pm[32];
+
+			money(t, pi.monthly_cents, pm, sizeof(pm));
+			if (have_br)
+				say(t, 1, "You said %s, and %s fits that.", br, pi.name);
+			say(t, 0,
+			    "You don't have to pay it all at once: it's %s a month over %d months, "
+			    "with no interest.",
+			    pm, pi.pay_months);
+			ask(t, "Would spreading it like that work better for you?");
 			break;
 		}
 		if (current_promotion(t, &pi, &promo) == 0) {
@@ -3371,12 +3764,15 @@ static void do_objection(struct turn *t)
 			if (have_br)
 				say(t, 1, "You said %s, and %s fits that.", br, pi.name);
 			if (promo.monthly && promo.months > 0)
-				say(t, 0, "With %s it's %s a month for the first %d months%s.", promo.name,
-				    pp, promo.months, pi.contract_months ? "" : ", with no contract");
+				say(t, 0, "With %s it's %s a month for the first %d months%s.",
+				    promo.name, pp, promo.months,
+				    pi.contract_months ? "" : ", with no contract");
 			else
 				say(t, 0, "With %s it's %s.", promo.name, pp);
-			id_add(t->m->promos_said, &t->m->n_promos_said, RESPONDER_MEMORY_OFFERS, promo.id);
-			if (pi.monthly && pi.p && t->m->spend_cents < 0) {
+			id_add(t->m->promos_said, &t->m->n_promos_said, RESPONDER_MEMORY_OFFERS,
+			       promo.id);
+			if (pi.monthly && pi.p && t->m->spend_cents < 0 &&
+			    category_talk[pi.p->category].spend_q) {
 				t->m->spend_asked = true;
 				ask(t, category_talk[pi.p->category].spend_q);
 			} else {
@@ -3387,19 +3783,21 @@ static void do_objection(struct turn *t)
 		{
 			/* a cheaper product in the same category that still fits what they said */
 			struct pinfo r[5];
-			int n = pi.p ? search(t, (int)pi.p->category, pi.price_cents - 1, 1, r, 5, false)
+			int n = pi.p ? search(t, (int)pi.p->category, pi.price_cents - 1, 1, r, 5,
+					      false)
 				     : 0;
-			int b = n > 0 ? best_fit(t, r, n) : -1;
+			int b = n > 0 ? step_down(t, pi.p, r, n) : -1;
 
-			if (b >= 0 && r[b].p != pi.p && r[b].p->category == pi.p->category &&
-			    still_fits(t, r[b].p)) {
+			if (b >= 0) {
 				char bf[PART_MAX];
 
 				money(t, r[b].price_cents, pr, sizeof(pr));
 				snprintf(bf, sizeof(bf), "%s", r[b].best_for);
 				chop_period(bf);
 				lower_first(t, bf);
-				say(t, 0, "If the price is the sticking point, %s is %s%s and is made for %s.",
+				say(t, 0,
+				    "If the price is the sticking point, %s is %s%s and is made "
+				    "for %s.",
 				    r[b].name, pr, r[b].monthly ? " a month" : "", bf);
 				set_focus(t, r[b].id, true);
 				ask(t, "Would that be closer to what you had in mind?");
@@ -3412,34 +3810,46 @@ static void do_objection(struct turn *t)
 			if (strchr(ev, ':')) {
 				ev[0] = (char)toupper((unsigned char)ev[0]);
 				if (have_br)
-					say(t, 1, "You said %s, and that's what you'd be paying for.", br);
+					say(t, 1,
+					    "You said %s, and that's what you'd be paying for.",
+					    br);
 				say(t, 0, "%s", ev);
 			} else if (have_br) {
-				say(t, 0, "You said %s, and that's what you'd be paying for: %s", br, ev);
+				say(t, 0, "You said %s, and that's what you'd be paying for: %s",
+				    br, ev);
 			} else {
 				say(t, 0, "What you'd be paying for is this: %s", ev);
 			}
 		}
-		if (pi.monthly && pi.p) {
+		if (pi.monthly && pi.p && category_talk[pi.p->category].spend_q) {
 			t->m->spend_asked = true;
 			ask(t, category_talk[pi.p->category].spend_q);
+		} else if (pi.monthly) {
+			ask(t,
+			    "Would it help to go through what's included, so you can weigh it up?");
 		} else {
-			ask(t, "Would it help to spread it monthly, or look at something simpler?");
+			ask(t, "Would it help to look at something simpler?");
 		}
 		break;
 	}
 	case OBJ_THINK:
-		say(t, 0, "%s", pick_from(t, "ackthink",
-					  L("Of course, it's worth thinking over.",
-					    "Makes sense, there's no rush at all.")));
+		say(t, 0, "%s",
+		    pick_from(t, "ackthink",
+			      L("Of course, it's worth thinking over.",
+				"Makes sense, there's no rush at all.")));
 		if (pi.monthly && pi.contract_months == 0)
-			say(t, 1, "%s has no contract, so whenever you decide, you're never stuck with it.", pi.name);
+			say(t, 1,
+			    "%s has no contract, so whenever you decide, you're never stuck with "
+			    "it.",
+			    pi.name);
 		else if (pi.contract_months > 0)
-			say(t, 1, "Worth knowing: %s is a %d-month contract, so it's right to be sure.", pi.name,
-			    pi.contract_months);
+			say(t, 1,
+			    "Worth knowing: %s is a %d-month contract, so it's right to be sure.",
+			    pi.name, pi.contract_months);
 		if (tools_allowed(tools_find("book_appointment"), t->in->tools->state) ||
 		    t->in->tools->state == AGENT_STATE_PRESENTING) {
-			ask(t, "Would it help to book a time to come back, so someone has it ready for you?");
+			ask(t, "Would it help to book a time to come back, so someone has it ready "
+			       "for you?");
 			t->m->pending = PENDING_VISIT;
 			snprintf(t->m->pending_product, sizeof(t->m->pending_product), "%s", pi.id);
 		} else {
@@ -3449,10 +3859,14 @@ static void do_objection(struct turn *t)
 	case OBJ_CONTRACT:
 		say(t, 0, "Being tied in is a real constraint, and it's worth timing it right.");
 		if (pi.monthly && pi.contract_months == 0)
-			say(t, 0, "%s has no contract of its own, so the switch can happen the day yours ends.", pi.name);
+			say(t, 0,
+			    "%s has no contract of its own, so the switch can happen the day yours "
+			    "ends.",
+			    pi.name);
 		else
-			say(t, 0, "%s is a %d-month contract, so it's worth starting it when yours ends.", pi.name,
-			    pi.contract_months);
+			say(t, 0,
+			    "%s is a %d-month contract, so it's worth starting it when yours ends.",
+			    pi.name, pi.contract_months);
 		ask(t, "When does your current contract end? We can plan the switch for then.");
 		break;
 	case OBJ_PARTNER:
@@ -3471,7 +3885,9 @@ static void do_objection(struct turn *t)
 	case OBJ_TRUST: {
 		char price[200];
 
-		say(t, 0, "%s", pick_from(t, "acktrust", L("Good question to ask.", "Fair question, it's worth checking.")));
+		say(t, 0, "%s",
+		    pick_from(t, "acktrust",
+			      L("Good question to ask.", "Fair question, it's worth checking.")));
 		price_sentence(t, &pi, false, price, sizeof(price));
 		chop_period(price);
 		say(t, 0, "No catch: %s is %s%s.", pi.name, price + 5,
@@ -3491,21 +3907,21 @@ static void do_objection(struct turn *t)
 		break;
 	case OBJ_HASSLE: {
 		int best = -1;
+		char pr2[PART_MAX];
 
 		say(t, 0, "Nobody wants a hassle, so here's how it works.");
 		for (unsigned i = 0; i < pi.n_qa && best < 0; i++)
 			if (strcasestr(pi.qa[i].q, "install") || strcasestr(pi.qa[i].q, "set up") ||
-			    strcasestr(pi.qa[i].q, "keep my") || strcasestr(pi.qa[i].q, "engineer") ||
-			    strcasestr(pi.qa[i].q, "move"))
+			    strcasestr(pi.qa[i].q, "keep my") ||
+			    strcasestr(pi.qa[i].q, "engineer") || strcasestr(pi.qa[i].q, "move"))
 				best = (int)i;
-		if (best >= 0 && n_figures(t, pi.qa[best].a) <= 2 && !names_other(t, pi.qa[best].a, pi.p))
-		{
-			skip_yes(pi.qa[best].a, ev, sizeof(ev));
+		if (best >= 0 && clean_answer(t, pi.qa[best].a, pi.p, 2, pr2, sizeof(pr2))) {
+			skip_yes(pr2, ev, sizeof(ev));
 			say(t, 0, "%s", ev);
-		}
-		else
+		} else
 			for (unsigned i = 0; i < pi.n_features; i++)
-				if (strcasestr(pi.features[i], "install") || strcasestr(pi.features[i], "app")) {
+				if (strcasestr(pi.features[i], "install") ||
+				    strcasestr(pi.features[i], "app")) {
 					char f[CATALOG_NAME_MAX];
 
 					snprintf(f, sizeof(f), "%s", pi.features[i]);
@@ -3520,27 +3936,38 @@ static void do_objection(struct turn *t)
 	}
 	case OBJ_VALUE:
 		say(t, 0, "Fair question.");
-		if (evidence(t, &pi, 1, ev, sizeof(ev))) {
+		if (!evidence(t, &pi, 1, ev, sizeof(ev)) && pi.best_for[0]) {
+			char bf[PART_MAX];
+
+			snprintf(bf, sizeof(bf), "%s", pi.best_for);
+			chop_period(bf);
+			lower_first(t, bf);
+			snprintf(ev, sizeof(ev), "It's made for %s.", bf);
+		}
+		if (ev[0]) {
 			if (have_br) {
 				lower_first(t, ev);
-				say(t, 0, "You said %s, and that's where it earns its keep: %s", br, ev);
+				say(t, 0, "You said %s, and that's where it earns its keep: %s", br,
+				    ev);
 			} else {
 				say(t, 0, "%s", ev);
 			}
 		}
-		ask(t, pick_from(t, "valq", L("Would that make the difference for you?",
-					      "Does that change how it looks?")));
+		ask(t, pick_from(t, "valq",
+				 L("Would that make the difference for you?",
+				   "Does that change how it looks?")));
 		break;
 	}
 	record(t, pi.id);
-	talking_point(t, "Concern: %s", kind == OBJ_PRICE	 ? "price"
-					 : kind == OBJ_THINK	 ? "timing, wants to think"
-					 : kind == OBJ_CONTRACT ? "in a contract elsewhere"
-					 : kind == OBJ_PARTNER	 ? "someone else decides"
-					 : kind == OBJ_TRUST	 ? "trust, hidden costs"
-					 : kind == OBJ_NEED	 ? "not sure they need it"
-					 : kind == OBJ_HASSLE	 ? "hassle of switching"
-								 : "value");
+	talking_point(t, "Concern: %s",
+		      kind == OBJ_PRICE	     ? "price"
+		      : kind == OBJ_THINK    ? "timing, wants to think"
+		      : kind == OBJ_CONTRACT ? "in a contract elsewhere"
+		      : kind == OBJ_PARTNER  ? "someone else decides"
+		      : kind == OBJ_TRUST    ? "trust, hidden costs"
+		      : kind == OBJ_NEED     ? "not sure they need it"
+		      : kind == OBJ_HASSLE   ? "hassle of switching"
+					     : "value");
 	talking_point(t, "Value story: %.180s", pi.value_story);
 	action(t, "Objection on %s: acknowledge it; no pressure, one easy next step.", pi.name);
 	suggest(t, "Book a time to come back", "What's the catch?", "Tell me more");
@@ -3551,7 +3978,8 @@ static void do_objection(struct turn *t)
 static bool do_pending(struct turn *t)
 {
 	struct responder_memory *m = t->m;
-	bool yes = is_yes(t), no = !yes && is_no(t);
+	/* "yes, but I need to ask my wife" is the objection, not the yes */
+	bool yes = is_yes(t) && !signal_on(t, SIGNAL_OBJECTION), no = !yes && is_no(t);
 	bool day = t->day >= 0;
 	const struct catalog_product *pp = catalog_product_find(t->cat, m->pending_product);
 	struct pinfo pi;
@@ -3573,12 +4001,16 @@ static bool do_pending(struct turn *t)
 		m->pending = PENDING_NONE;
 		if (yes) {
 			line[0] = '\0';
-			if (escalate(t, m->pending_reason[0] ? m->pending_reason : "customer_request",
-				     "Customer asked for a colleague (kiosk offered one).", false, line,
-				     sizeof(line)) == 0)
-				say(t, 0, "%s", line[0] ? line : "A colleague will be with you in a moment.");
+			if (escalate(t,
+				     m->pending_reason[0] ? m->pending_reason : "customer_request",
+				     "Customer asked for a colleague (kiosk offered one).", false,
+				     line, sizeof(line)) == 0)
+				say(t, 0, "%s",
+				    line[0] ? line : "A colleague will be with you in a moment.");
 			else
-				say(t, 0, "Please ask at the counter and a colleague will help you straight away.");
+				say(t, 0,
+				    "Please ask at the counter and a colleague will help you "
+				    "straight away.");
 			action(t, "Go to the customer: they asked for someone.");
 		} else {
 			say(t, 0, "No problem, just say whenever you'd like someone.");
@@ -3612,7 +4044,10 @@ static bool do_pending(struct turn *t)
 		m->pending = PENDING_NONE;
 		if (no) {
 			m->cross_declined = true;
-			say(t, 0, "%s", pick_from(t, "xsno", L("No problem, we'll keep it simple.", "Of course, keeping it simple.")));
+			say(t, 0, "%s",
+			    pick_from(t, "xsno",
+				      L("No problem, we'll keep it simple.",
+					"Of course, keeping it simple.")));
 			next_step(t, &pi, NULL, false);
 		} else {
 			next_step(t, &pi, extra, false);
@@ -3623,7 +4058,9 @@ static bool do_pending(struct turn *t)
 		m->pending = PENDING_NONE;
 		if (no) {
 			say(t, 0, "No problem at all.");
-			say(t, 0, "I've noted what we looked at, so the team can pick it up whenever you're ready.");
+			say(t, 0,
+			    "I've noted what we looked at, so the team can pick it up whenever "
+			    "you're ready.");
 			record(t, pi.id);
 			suggest(t, "Thanks", "Tell me about something else", "");
 			return true;
@@ -3634,7 +4071,8 @@ static bool do_pending(struct turn *t)
 	case PENDING_BOOK:
 		if (no) {
 			m->pending = PENDING_NONE;
-			say(t, 0, "No problem, a colleague can sort the date with you whenever suits.");
+			say(t, 0,
+			    "No problem, a colleague can sort the date with you whenever suits.");
 			return true;
 		}
 		if (!day) {
@@ -3649,7 +4087,9 @@ static bool do_pending(struct turn *t)
 	case PENDING_VISIT:
 		if (no) {
 			m->pending = PENDING_NONE;
-			say(t, 0, "No problem, you're welcome back any time, and the team can pick it up from here.");
+			say(t, 0,
+			    "No problem, you're welcome back any time, and the team can pick it up "
+			    "from here.");
 			record(t, pi.id);
 			return true;
 		}
@@ -3666,7 +4106,9 @@ static bool do_pending(struct turn *t)
 			say_booking(t, &b, what);
 			action(t, "Store visit booked (%s) for %s.", b.ref, pi.name);
 		} else {
-			say(t, 0, "I couldn't book that from here; a colleague at the counter can set it up for you.");
+			say(t, 0,
+			    "I couldn't book that from here; a colleague at the counter can set it "
+			    "up for you.");
 		}
 		return true;
 	case PENDING_REVISIT:
@@ -3680,9 +4122,10 @@ static bool do_pending(struct turn *t)
 		{
 			char op[200];
 
-			snprintf(op, sizeof(op), pick(t, "revisit", 2)
-						     ? "Great, let's pick up where you left off with %s."
-						     : "Good to pick %s up again.",
+			snprintf(op, sizeof(op),
+				 pick(t, "revisit", 2)
+				     ? "Great, let's pick up where you left off with %s."
+				     : "Good to pick %s up again.",
 				 pi.name);
 			present(t, &pi, op, PRESENT_AGAIN);
 		}
@@ -3722,13 +4165,17 @@ static void do_scope(struct turn *t)
 			reason = scope_topics[i].reason;
 			break;
 		}
-	if (long_number(t->in->text, t->in->len))
-		say(t, 0, "Please don't share account or card numbers here; a colleague will check it with you securely.");
-	say(t, 0, "A colleague can look at %s with you; they can see your account and I can't.", topic);
+	if (long_number(t->raw, strlen(t->raw)))
+		say(t, 0,
+		    "Please don't share account or card numbers here; a colleague will check it "
+		    "with you securely.");
+	say(t, 0, "A colleague can look at %s with you; they can see your account and I can't.",
+	    topic);
 	if (f) {
 		char q[200];
 
-		snprintf(q, sizeof(q), "Shall I get someone now, or shall we finish looking at %s first?",
+		snprintf(q, sizeof(q),
+			 "Shall I get someone now, or shall we finish looking at %s first?",
 			 f->name);
 		ask(t, q);
 	} else {
@@ -3753,11 +4200,14 @@ static void do_recovery_quiet(struct turn *t)
 	t->m->focus[0] = '\0';
 	if (declined) {
 		say(t, 0, "No problem at all; I'm right here if you need anything.");
-		action(t, "Archetype says frustrated, but they declined a colleague: stay close, sell nothing.");
+		action(t, "Archetype says frustrated, but they declined a colleague: stay close, "
+			  "sell nothing.");
 		return;
 	}
 	say(t, 0, "%s", pick_from(t, "quiet", L("Of course.", "Sure.")));
-	say(t, 0, "If anything about your service isn't right, a colleague who can see your account can sort it out with you.");
+	say(t, 0,
+	    "If anything about your service isn't right, a colleague who can see your account can "
+	    "sort it out with you.");
 	ask(t, "Would you like me to get someone?");
 	t->m->pending = PENDING_ESCALATE;
 	snprintf(t->m->pending_reason, sizeof(t->m->pending_reason), "customer_request");
@@ -3783,25 +4233,31 @@ static void do_recovery(struct turn *t)
 			break;
 		}
 	if (t->m->escalated) {
-		say(t, 0, "%s", pick_from(t, "recov2",
-					  L("A colleague is on the way, and they already have what you told me.",
-					    "Someone is coming over now; you won't need to repeat any of this.")));
+		say(t, 0, "%s",
+		    pick_from(
+			t, "recov2",
+			L("A colleague is on the way, and they already have what you told me.",
+			  "Someone is coming over now; you won't need to repeat any of this.")));
 		action(t, "Customer still waiting and upset: go to them now.");
 		t->out->suggested_state = AGENT_STATE_HANDED_OVER;
 		return;
 	}
 	say(t, 0, "%s", complaint_ack[kind]);
-	copy_words(words, sizeof(words), t->in->text ? t->in->text : "", 240);
+	copy_words(words, sizeof(words), t->raw, 240);
 	snprintf(summary, sizeof(summary), "Upset customer, in their words: %s", words);
 	if (escalate(t, reason[kind], summary, true, NULL, 0) == 0) {
-		say(t, 0, "I'm getting a colleague who can see your account right now, and I've passed on what you told me.");
+		say(t, 0,
+		    "I'm getting a colleague who can see your account right now, and I've passed "
+		    "on what you told me.");
 		if (!any_phrase(t->norm, service_words))
 			ask(t, "So they can start straight away, which service is it about?");
 	} else {
-		say(t, 0, "Please ask at the counter and a colleague will look at it with you straight away.");
+		say(t, 0,
+		    "Please ask at the counter and a colleague will look at it with you straight "
+		    "away.");
 	}
 	action(t, "Go to the customer now: %s. Sell nothing; listen first.",
-	       kind == COMPLAINT_OUTAGE    ? "a service that keeps failing"
+	       kind == COMPLAINT_OUTAGE	   ? "a service that keeps failing"
 	       : kind == COMPLAINT_WAITING ? "left waiting for a callback"
 	       : kind == COMPLAINT_BILLING ? "a billing problem"
 					   : "an upset customer");
@@ -3814,7 +4270,7 @@ static void do_recovery(struct turn *t)
 
 static int chat_kind(const struct turn *t)
 {
-	static const enum chat order[] = {CHAT_BYE,   CHAT_THANKS, CHAT_WHO,  CHAT_BROWSE,
+	static const enum chat order[] = {CHAT_BYE,   CHAT_THANKS,  CHAT_WHO,  CHAT_BROWSE,
 					  CHAT_HOWRU, CHAT_WEATHER, CHAT_BUSY, CHAT_GREET};
 
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
@@ -3830,8 +4286,9 @@ static void back_to_need(struct turn *t)
 	char q[200];
 
 	if (f) {
-		snprintf(q, sizeof(q), "%s", pick(t, "back", 2) ? "Shall we pick up where we were with %s?"
-							       : "Would you like to carry on with %s?");
+		snprintf(q, sizeof(q), "%s",
+			 pick(t, "back", 2) ? "Shall we pick up where we were with %s?"
+					    : "Would you like to carry on with %s?");
 		{
 			char q2[240];
 
@@ -3841,11 +4298,13 @@ static void back_to_need(struct turn *t)
 		return;
 	}
 	if (t->m->category >= 0) {
-		snprintf(q, sizeof(q), "So, shall we get back to %s?", category_talk[t->m->category].what);
+		snprintf(q, sizeof(q), "So, shall we get back to %s?",
+			 category_talk[t->m->category].what);
 		ask(t, q);
 		return;
 	}
-	ask(t, pick_from(t, "back0", L("What brings you in today?", "What can I help you with today?")));
+	ask(t, pick_from(t, "back0",
+			 L("What brings you in today?", "What can I help you with today?")));
 }
 
 static void do_small_talk(struct turn *t)
@@ -3853,7 +4312,8 @@ static void do_small_talk(struct turn *t)
 	int kind = chat_kind(t);
 	const char *name = visitor_name(t);
 
-	t->out->suggested_state = t->in->state == AGENT_STATE_GREETING ? AGENT_STATE_DISCOVERY : t->in->state;
+	t->out->suggested_state =
+	    t->in->state == AGENT_STATE_GREETING ? AGENT_STATE_DISCOVERY : t->in->state;
 	switch (kind) {
 	case CHAT_BYE:
 		t->m->farewell = true;
@@ -3873,10 +4333,15 @@ static void do_small_talk(struct turn *t)
 		}
 		break;
 	case CHAT_WHO:
-		say(t, 0, "I'm the store's assistant here on the kiosk, and the team is right here if you'd rather talk to a person.");
+		say(t, 0,
+		    "I'm the store's assistant here on the kiosk, and the team is right here if "
+		    "you'd rather talk to a person.");
 		break;
 	case CHAT_BROWSE:
-		say(t, 0, "%s", pick_from(t, "browse", L("No problem at all, take your time.", "Of course, have a look around.")));
+		say(t, 0, "%s",
+		    pick_from(
+			t, "browse",
+			L("No problem at all, take your time.", "Of course, have a look around.")));
 		ask(t, "Has anything caught your eye so far?");
 		suggest(t, "Phones", "Home internet", "TV and streaming");
 		action(t, "Browsing: give them space; be nearby if something catches their eye.");
@@ -3888,7 +4353,9 @@ static void do_small_talk(struct turn *t)
 	case CHAT_WEATHER:
 	case CHAT_BUSY:
 		if (!(t->style & STYLE_NO_CHAT))
-			say(t, 0, "%s", pick_from(t, "chat", L("Glad you made it in!", "It's good to have you in.")));
+			say(t, 0, "%s",
+			    pick_from(t, "chat",
+				      L("Glad you made it in!", "It's good to have you in.")));
 		break;
 	case CHAT_GREET:
 	default:
@@ -3930,22 +4397,28 @@ static void do_greeting(struct turn *t)
 			char q[200];
 
 			snprintf(t->salt, sizeof(t->salt), "%s", last->id);
-			say(t, 0, "Welcome back%s%s! Last time you looked at %s.", name ? ", " : "",
-			    name ? name : "", last->name);
-			snprintf(q, sizeof(q), "%s", pick_from(t, "stillq",
-							       L("Still thinking about it?",
-								 "Are you still thinking about it, or is it something else today?")));
+			/* the session's greeting already said "welcome back": this answers their
+			 * hello */
+			say(t, 0, "Good to see you again%s%s! Last time you looked at %s.",
+			    name ? ", " : "", name ? name : "", last->name);
+			snprintf(q, sizeof(q), "%s",
+				 pick_from(t, "stillq",
+					   L("Still thinking about it?",
+					     "Are you still thinking about it, or is it something "
+					     "else today?")));
 			ask(t, q);
 			t->m->pending = PENDING_REVISIT;
-			snprintf(t->m->pending_product, sizeof(t->m->pending_product), "%s", last->id);
-			snprintf(t->out->card_product, sizeof(t->out->card_product), "%s", last->id);
+			snprintf(t->m->pending_product, sizeof(t->m->pending_product), "%s",
+				 last->id);
+			snprintf(t->out->card_product, sizeof(t->out->card_product), "%s",
+				 last->id);
 			action(t, "Returning visitor%s%s; last looked at %s.", name ? ": " : "",
 			       name ? name : "", last->name);
 			suggest(t, "Yes, tell me again", "Something else today", "");
 			t->out->suggested_state = AGENT_STATE_DISCOVERY;
 			return;
 		}
-		say(t, 0, "Welcome back%s%s!", name ? ", " : "", name ? name : "");
+		say(t, 0, "Good to see you again%s%s!", name ? ", " : "", name ? name : "");
 		ask(t, "What can I help you with today?");
 	} else {
 		unsigned k = pick(t, "greet", 3);
@@ -3956,10 +4429,12 @@ static void do_greeting(struct turn *t)
 			say(t, 0, "Hello, and welcome in!");
 		else
 			say(t, 0, "Hi there, good to see you!");
-		ask(t, pick_from(t, "greetq",
-				 L("What brings you in today?",
-				   "Is it something for your phone, or for home, that brings you in today?",
-				   "What would you like to sort out today?")));
+		ask(t,
+		    pick_from(
+			t, "greetq",
+			L("What brings you in today?",
+			  "Is it something for your phone, or for home, that brings you in today?",
+			  "What would you like to sort out today?")));
 	}
 	suggest(t, "Phone plans", "Home internet", "TV and streaming");
 	action(t, "New conversation: discovery first, one question at a time.");
@@ -3978,23 +4453,28 @@ static void ask_discovery(struct turn *t, int cat)
 
 		if (n < list_len(q))
 			ask(t, q[n]);
-		else
+		else if (category_talk[cat].spend_q)
 			ask(t, category_talk[cat].spend_q);
+		else
+			ask(t, "What would make it worth it for you?");
 		if (cat == CATALOG_CATEGORY_TV || cat == CATALOG_CATEGORY_STREAMING)
 			suggest(t, "Sport", "Films and series", "Kids' shows");
 		else if (cat == CATALOG_CATEGORY_BROADBAND)
 			suggest(t, "Just me", "Two or three of us", "A busy family");
 		else if (cat == CATALOG_CATEGORY_MOBILE)
-			suggest(t, "Lots of streaming", "Mostly calls and messages", "I run out of data");
+			suggest(t, "Lots of streaming", "Mostly calls and messages",
+				"I run out of data");
 		else
 			suggest(t, "", "", "");
 	} else if (t->tags) {
-		ask(t, pick_from(t, "catq", L("Is this about the TV, the internet at home, or phones?",
-					      "Which would help most: the TV, the internet, or phones?")));
+		ask(t, pick_from(t, "catq",
+				 L("Is this about the TV, the internet at home, or phones?",
+				   "Which would help most: the TV, the internet, or phones?")));
 		suggest(t, "TV", "Home internet", "Phones");
 	} else {
 		ask(t, pick_from(t, "anyq",
-				 L("What would you like to sort out today: something for your phone, or for home?",
+				 L("What would you like to sort out today: something for your "
+				   "phone, or for home?",
 				   "Is it something for you, or for someone at home?")));
 		suggest(t, "Phone plans", "Home internet", "TV and streaming");
 	}
@@ -4053,7 +4533,8 @@ static bool answer_focus(struct turn *t)
 					char up[96];
 
 					if (spec_phrase(&pi, "upload speed", up, sizeof(up)))
-						say(t, 0, "%s gives you %s and %s.", pi.name, sp, up);
+						say(t, 0, "%s gives you %s and %s.", pi.name, sp,
+						    up);
 					else
 						say(t, 0, "%s gives you %s.", pi.name, sp);
 				} else {
@@ -4061,7 +4542,8 @@ static bool answer_focus(struct turn *t)
 				}
 				done = true;
 			}
-		if (!done && any_phrase(t->norm, L("install", "installation", "engineer", "set up", "setup"))) {
+		if (!done && any_phrase(t->norm, L("install", "installation", "engineer", "set up",
+						   "setup"))) {
 			for (unsigned i = 0; i < pi.n_features && !done; i++)
 				if (strcasestr(pi.features[i], "install")) {
 					say(t, 0, "%s comes with %s.", pi.name, pi.features[i]);
@@ -4095,8 +4577,8 @@ static bool cheaper_option(struct turn *t)
 	if (t->budget > 0 && t->budget < limit)
 		limit = t->budget;
 	n = search(t, (int)f->category, limit, 1, r, 5, false);
-	b = n > 0 ? best_fit(t, r, n) : -1;
-	if (b < 0 || r[b].p == f || r[b].p->category != f->category) {
+	b = n > 0 ? step_down(t, f, r, n) : -1;
+	if (b < 0) {
 		char pr[32];
 
 		money(t, f->price_cents, pr, sizeof(pr));
@@ -4110,7 +4592,8 @@ static bool cheaper_option(struct turn *t)
 	}
 	if (get_product(t, r[b].id, 0, &pi) < 0)
 		pi = r[b];
-	say(t, 0, "%s", pick_from(t, "cheaper", L("Sure, there's a cheaper option.", "Of course.")));
+	say(t, 0, "%s",
+	    pick_from(t, "cheaper", L("Sure, there's a cheaper option.", "Of course.")));
 	present(t, &pi, NULL, PRESENT_FIT);
 	return true;
 }
@@ -4122,7 +4605,8 @@ static void do_product(struct turn *t, const char *opener)
 	bool need_known = (t->tags | t->m->needs) & ~NB(NEED_SWITCHING);
 
 	/* something cheaper than what is on the table */
-	if (t->m->focus[0] && !t->named && (t->category < 0 || t->category == t->m->focus_category) &&
+	if (t->m->focus[0] && !t->named &&
+	    (t->category < 0 || t->category == t->m->focus_category) &&
 	    (any_cue(t->norm, L("cheaper", "less expensive", "cheapest", "lower price")) ||
 	     t->budget > 0) &&
 	    cheaper_option(t)) {
@@ -4130,13 +4614,15 @@ static void do_product(struct turn *t, const char *opener)
 		return;
 	}
 	/* a question about what is on the table */
-	if (t->m->focus[0] && !t->named && (t->category < 0 || t->category == t->m->focus_category) &&
-	    t->question && answer_focus(t)) {
+	if (t->m->focus[0] && !t->named &&
+	    (t->category < 0 || t->category == t->m->focus_category) && t->question &&
+	    answer_focus(t)) {
 		record(t, t->m->focus);
 		return;
 	}
 	/* a category and nothing else: one question that would change the answer */
 	if (!t->named && cat >= 0 && !need_known && t->m->discovery[cat] == 0 && !t->question &&
+	    !(t->m->focus[0] && t->m->focus_category == cat) &&
 	    !(t->style & (STYLE_SHORT | STYLE_HARD)) && t->words <= 14 && t->budget < 0) {
 		if (opener)
 			say(t, 3, "%s", opener);
@@ -4153,7 +4639,8 @@ static void do_product(struct turn *t, const char *opener)
 			if (opener)
 				say(t, 3, "%s", opener);
 			say(t, 0, "I'm afraid that's not something we have here.");
-			ask(t, "Is there something for your phone, or for home, I can help with instead?");
+			ask(t, "Is there something for your phone, or for home, I can help with "
+			       "instead?");
 			suggest(t, "Phone plans", "Home internet", "TV and streaming");
 			t->out->suggested_state = AGENT_STATE_DISCOVERY;
 			return;
@@ -4180,6 +4667,152 @@ static void do_product(struct turn *t, const char *opener)
 	}
 	present(t, &pi, opener, t->named ? PRESENT_NAMED : PRESENT_FIT);
 	record(t, pi.id);
+}
+
+/* "What's the difference between Fibre 300 and Fibre 500?": both, side by side, briefly. */
+static bool do_contrast(struct turn *t)
+{
+	struct pinfo a, b;
+	char pa[32], pb[32], sa[96], sb[96], extra[CATALOG_NAME_MAX] = "";
+	const char *const *ks;
+	bool spec = false;
+
+	if (calls_left(t) < 2 || get_product(t, t->named->id, 1, &a) < 0 ||
+	    get_product(t, t->named2->id, 0, &b) < 0)
+		return false;
+	set_focus(t, b.id, false);
+	set_focus(t, a.id, true);
+	money(t, a.price_cents, pa, sizeof(pa));
+	money(t, b.price_cents, pb, sizeof(pb));
+	say(t, 0, "%s is %s%s and %s is %s%s.", a.name, pa, a.monthly ? " a month" : "", b.name, pb,
+	    b.monthly ? " a month" : "");
+	/* the difference that matters: the key spec, then a feature only one has */
+	ks = key_specs(&a);
+	for (int i = 0; ks[i] && !spec; i++)
+		if (spec_phrase(&a, ks[i], sa, sizeof(sa)) &&
+		    spec_phrase(&b, ks[i], sb, sizeof(sb)) && strcmp(sa, sb) != 0) {
+			say(t, 0, "%s gives you %s, %s %s.", a.name, sa, b.name, sb);
+			spec = true;
+		}
+	{
+		const struct pinfo *more = b.price_cents >= a.price_cents ? &b : &a;
+		const struct pinfo *less = more == &b ? &a : &b;
+
+		for (unsigned i = 0; i < more->n_features && !extra[0]; i++) {
+			bool both = false;
+
+			for (unsigned j = 0; j < less->n_features; j++)
+				both |= strcasecmp(more->features[i], less->features[j]) == 0;
+			if (!both)
+				snprintf(extra, sizeof(extra), "%s", more->features[i]);
+		}
+		if (extra[0]) {
+			lower_first(t, extra);
+			say(t, 1, "%s also comes with %s.", more->name, extra);
+		}
+	}
+	if (!spec && !extra[0])
+		return false;
+	ask(t, pick_from(t, "contrastq",
+			 L("Which sounds closer to what you need?",
+			   "Which matters more to you, the price or the extra?")));
+	action(t, "Comparing %s and %s: help them pick on what matters to them.", a.name, b.name);
+	suggest(t, a.name, b.name, "");
+	t->out->suggested_state = AGENT_STATE_PRESENTING;
+	return true;
+}
+
+/* "Any deals on?": the running promotion that fits them, with its end date and condition. */
+static void do_deals(struct turn *t)
+{
+	cJSON *args = cJSON_CreateObject(), *res = NULL, *it, *pp;
+	const struct catalog_product *f = catalog_product_find(t->cat, t->m->focus);
+	int cat = t->category >= 0 ? t->category : t->m->category;
+	const cJSON *best = NULL, *best_p = NULL;
+	int best_score = -1;
+
+	if (args && f)
+		cJSON_AddStringToObject(args, "product_id", f->id);
+	else if (args && cat >= 0)
+		cJSON_AddStringToObject(args, "category",
+					catalog_category_name((enum catalog_category)cat));
+	if (tool(t, "current_promotions", args, 1, &res) < 0) {
+		say(t, 0, "A colleague at the counter can tell you about today's offers.");
+		back_to_need(t);
+		return;
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "promotions"))
+	{
+		cJSON_ArrayForEach(pp, cJSON_GetObjectItemCaseSensitive(it, "products"))
+		{
+			const struct catalog_product *p =
+			    catalog_product_find(t->cat, jstr(pp, "id"));
+			int sc = 0;
+
+			if (!p)
+				continue;
+			if (f && p == f)
+				sc += 10;
+			if (cat >= 0 && (int)p->category == cat)
+				sc += 4;
+			if (still_fits(t, p))
+				sc += 2;
+			if (sc > best_score) {
+				best = it;
+				best_p = pp;
+				best_score = sc;
+			}
+		}
+	}
+	if (!best) {
+		say(t, 0, "There's no offer running on %s at the moment, so I won't promise one.",
+		    f	       ? f->name
+		    : cat >= 0 ? category_talk[cat].what
+			       : "that");
+		back_to_need(t);
+		cJSON_Delete(res);
+		return;
+	}
+	{
+		char pr[32], end[32], terms[CATALOG_TEXT_MAX], *cut;
+		const char *name = jstr(best, "name"), *pname = jstr(best_p, "name");
+		int months = jint(best_p, "for_months");
+		bool monthly =
+		    jstr(best_p, "promo_price") && strstr(jstr(best_p, "promo_price"), "a month");
+
+		money(t, money_parse(jstr(best_p, "promo_price")), pr, sizeof(pr));
+		date_words(jstr(best, "ends") ? jstr(best, "ends") : "", end, sizeof(end));
+		if (monthly && months > 0)
+			say(t, 0,
+			    "Right now %s brings %s to %s a month for the first %d months, until "
+			    "%s.",
+			    name, pname, pr, months, end);
+		else
+			say(t, 0, "Right now %s brings %s down to %s, until %s.", name, pname, pr,
+			    end);
+		jcopy(terms, sizeof(terms), best, "terms");
+		if ((cut = strpbrk(terms, ";.")))
+			*cut = '\0';
+		if (terms[0] && n_figures(t, terms) == 0) {
+			lower_first(t, terms);
+			say(t, 1, "The condition: %s.", terms);
+		}
+		set_focus(t, jstr(best_p, "id"), true);
+		id_add(t->m->promos_said, &t->m->n_promos_said, RESPONDER_MEMORY_OFFERS,
+		       jstr(best, "id"));
+		id_add(t->m->deadlines_said, &t->m->n_deadlines_said, RESPONDER_MEMORY_OFFERS,
+		       jstr(best, "id"));
+		{
+			char q[200];
+
+			snprintf(q, sizeof(q), "Would %s suit what you need?", pname);
+			ask(t, q);
+		}
+		action(t, "Asked about offers: %s on %s.", name, pname);
+		suggest(t, "Tell me more", "Sounds good", "Any other offers?");
+		t->out->suggested_state = AGENT_STATE_PRESENTING;
+	}
+	cJSON_Delete(res);
 }
 
 static void do_discovery(struct turn *t)
@@ -4226,7 +4859,8 @@ static unsigned sentences(const char *s)
 	for (; *s; s++) {
 		if (!isspace((unsigned char)*s))
 			in = true;
-		if ((*s == '.' || *s == '!' || *s == '?') && (s[1] == '\0' || isspace((unsigned char)s[1]))) {
+		if ((*s == '.' || *s == '!' || *s == '?') &&
+		    (s[1] == '\0' || isspace((unsigned char)s[1]))) {
 			if (in)
 				n++;
 			in = false;
@@ -4243,8 +4877,8 @@ static size_t join(const struct turn *t, const bool *drop, char *out, size_t len
 	for (unsigned i = 0; i < t->n_parts; i++) {
 		if (drop[i])
 			continue;
-		off += (size_t)snprintf(out + off, off < len ? len - off : 0, "%s%s", off ? " " : "",
-					t->parts[i].text);
+		off += (size_t)snprintf(out + off, off < len ? len - off : 0, "%s%s",
+					off ? " " : "", t->parts[i].text);
 		if (off >= len) {
 			off = len - 1;
 			break;
@@ -4359,6 +4993,9 @@ int responder_reply(const struct responder_input *in, struct responder_memory *m
 	if (!t)
 		return -ENOMEM;
 	saved = *mem;
+	if (in->len)
+		memcpy(t->raw, in->text, in->len);
+	t->raw[in->len] = '\0';
 	t->in = in;
 	t->m = mem;
 	t->out = out;
@@ -4380,15 +5017,30 @@ int responder_reply(const struct responder_input *in, struct responder_memory *m
 	if (t->category >= 0 && !(mem->focus[0] && t->category == mem->focus_category))
 		mem->category = t->category;
 
-	if (signal_on(t, SIGNAL_COMPLAINT))
+	/* "fed up with Pebble's app, I want to switch": the complaint is about a
+	 * competitor, not about us; it is the push to switch. */
+	if (signal_on(t, SIGNAL_COMPLAINT) && t->comp && t->tags & NB(NEED_SWITCHING) &&
+	    !any_phrase(t->norm, L("you", "your", "youre", "northwind", "here", "this store")) &&
+	    !mem->complained && !mem->escalated) {
+		t->push = true;
+		t->sk_recovery = false;
+		t->sk_compare = t->sk_present = t->sk_promos = true;
+		t->style = 0; /* the archetype read the same complaint as ours */
+		t->tier = -1;
+	}
+	if (signal_on(t, SIGNAL_COMPLAINT) && !t->push)
 		mem->complained = true;
-	recovery = t->sk_recovery || signal_on(t, SIGNAL_COMPLAINT) || t->style & STYLE_NO_SELL;
+	recovery = !t->push &&
+		   (t->sk_recovery || signal_on(t, SIGNAL_COMPLAINT) || t->style & STYLE_NO_SELL);
 	scope = signal_on(t, SIGNAL_SCOPE_BOUNDARY) && t->sk_scope;
 	offer = mem->focus[0] || in->state == AGENT_STATE_PRESENTING ||
 		in->state == AGENT_STATE_OBJECTION || in->state == AGENT_STATE_CLOSING;
 	objection = signal_on(t, SIGNAL_OBJECTION) && t->sk_objection;
 	closing = signal_on(t, SIGNAL_CLOSING) || any_phrase(t->norm, strong_close);
-	comparison = (t->comp || signal_on(t, SIGNAL_COMPARISON)) && t->sk_compare;
+	/* "cheaper down the road" needs something to compare: a provider, a bill, an offer */
+	comparison = (t->comp || (signal_on(t, SIGNAL_COMPARISON) &&
+				  (mem->competitor[0] || t->spend > 0 || mem->focus[0]))) &&
+		     t->sk_compare;
 	chat = signal_on(t, SIGNAL_SMALL_TALK) || chat_kind(t) >= 0;
 	interest = signal_on(t, SIGNAL_PRODUCT_INTEREST) || t->named || t->category >= 0 ||
 		   (mem->focus[0] && t->question && !chat);
@@ -4415,11 +5067,28 @@ int responder_reply(const struct responder_input *in, struct responder_memory *m
 		do_closing(t);
 	} else if (comparison || (t->spend > 0 && mem->focus[0])) {
 		do_compare(t);
+	} else if (any_phrase(t->norm, L("are you open", "opening hours", "opening times",
+					 "what time do you close", "when do you close", "open on",
+					 "open at the weekend", "open tomorrow", "where is the",
+					 "toilets", "parking"))) {
+		say(t, 0, "A colleague at the counter can tell you that straight away.");
+		back_to_need(t);
+		action(t, "They asked about the store (hours, directions): a quick answer at the "
+			  "counter.");
+	} else if (t->named && t->named2 && t->named->category == t->named2->category &&
+		   do_contrast(t)) {
+		/* two products side by side */
+	} else if (any_phrase(t->norm, L("deals", "any deal", "offers", "any offers", "promotion",
+					 "promotions", "discount", "discounts", "special offer",
+					 "on offer", "on sale")) &&
+		   !t->named) {
+		do_deals(t);
 	} else if (interest) {
 		const char *opener = NULL;
 
 		if (in->turn <= 1 && any_phrase(t->norm, chat_cues[CHAT_GREET]) && !mem->welcomed) {
-			opener = pick_from(t, "hiopen", L("Hi, welcome in!", "Hello, and welcome!"));
+			opener =
+			    pick_from(t, "hiopen", L("Hi, welcome in!", "Hello, and welcome!"));
 			mem->welcomed = true;
 		}
 		do_product(t, opener);

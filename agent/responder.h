@@ -17,7 +17,8 @@
  *   2. pick one move, first match wins: service recovery (the selection is the
  *      service-recovery set, a complaint, or a service-recovery archetype) ->
  *      scope boundary -> the answer to our own pending offer -> objection
- *      (with an offer on the table) -> closing -> comparison -> product ->
+ *      (with an offer on the table) -> closing -> comparison -> a store
+ *      question -> two products side by side -> "any deals?" -> product ->
  *      small talk -> greeting or discovery;
  *   3. call the tools the move needs (search_products, get_product, compare,
  *      current_promotions, book_appointment, escalate, record_need), never
@@ -29,8 +30,9 @@
  *      the check would flag, so the runtime's check never has to.
  * docs/responder.md has the rules, the phrase design and two transcripts.
  *
- * Threads: a memory belongs to one session and is used by one thread at a
- * time. Everything else in the input is only read.
+ * Threads: a memory and a tools context belong to one session and are used by
+ * one thread at a time (tools_call() counts calls in the context and adds
+ * figures to its facts). Everything else in the input is only read.
  */
 #ifndef AGENT_RESPONDER_H
 #define AGENT_RESPONDER_H
@@ -46,7 +48,7 @@
 #include "agent/state.h"
 #include "agent/tools.h"
 
-#define RESPONDER_REPLY_TARGET 450  /* characters of an ordinary reply */
+#define RESPONDER_REPLY_TARGET 450   /* characters of an ordinary reply */
 #define RESPONDER_COMPARE_TARGET 650 /* characters of a reply that does comparison math */
 #define RESPONDER_MEMORY_PRODUCTS 16 /* products remembered as presented */
 #define RESPONDER_MEMORY_OFFERS 8    /* cross-sells / promotions remembered as offered */
@@ -71,33 +73,33 @@ void responder_memory_reset(struct responder_memory *m);
 const char *responder_memory_focus(const struct responder_memory *m);
 
 struct responder_input {
-	const struct catalog *catalog;	       /* required */
-	struct tools_ctx *tools;	       /* required; tools_call() goes through it */
-	enum agent_state state;		       /* before this turn */
-	const char *text;		       /* the customer's message, raw UTF-8 */
-	size_t len;			       /* bytes of text, at most AGENT_TEXT_MAX */
-	const struct signals_result *signals;  /* this turn's signals; NULL: none */
-	const struct skills *skills;	       /* NULL: behave as if every skill applies */
+	const struct catalog *catalog;		  /* required */
+	struct tools_ctx *tools;		  /* required; tools_call() goes through it */
+	enum agent_state state;			  /* before this turn */
+	const char *text;			  /* the customer's message, raw UTF-8 */
+	size_t len;				  /* bytes of text, at most AGENT_TEXT_MAX */
+	const struct signals_result *signals;	  /* this turn's signals; NULL: none */
+	const struct skills *skills;		  /* NULL: behave as if every skill applies */
 	const struct skills_selection *selection; /* this turn's instincts; NULL as above */
-	int archetype;			       /* index in archetypes, -1 while unclassified */
-	const struct archetype_set *archetypes; /* may be NULL when archetype is -1 */
-	const struct agent_visitor *visitor;   /* may be NULL (anonymous) */
-	int turn;			       /* 1-based customer message number */
+	int archetype;				  /* index in archetypes, -1 while unclassified */
+	const struct archetype_set *archetypes;	  /* may be NULL when archetype is -1 */
+	const struct agent_visitor *visitor;	  /* may be NULL (anonymous) */
+	int turn;				  /* 1-based customer message number */
 };
 
 struct responder_output {
-	char reply[AGENT_REPLY_MAX];	      /* what the customer reads */
-	char focus_product[AGENT_ID_MAX];     /* the product now in focus, "" none */
-	char card_product[AGENT_ID_MAX];      /* show this product's card on the kiosk, "" none */
-	char next_best_action[256];	      /* for the staff co-pilot */
-	char talking_points[3][200];	      /* for staff, "" when unused */
-	char suggestions[3][80];	      /* tap-able replies for the kiosk, "" when unused */
-	enum agent_state suggested_state;     /* where the reply leaves the talk: evidence
-						 for the runtime's state machine, which decides */
-	bool escalated;			      /* the escalate tool ran this turn */
-	bool booked;			      /* book_appointment ran this turn */
-	unsigned tool_calls;		      /* tools_call() calls this turn */
-	unsigned dropped_sentences;	      /* optional sentences the self-check took out */
+	char reply[AGENT_REPLY_MAX];	  /* what the customer reads */
+	char focus_product[AGENT_ID_MAX]; /* the product now in focus, "" none */
+	char card_product[AGENT_ID_MAX];  /* show this product's card on the kiosk, "" none */
+	char next_best_action[256];	  /* for the staff co-pilot */
+	char talking_points[3][200];	  /* for staff, "" when unused */
+	char suggestions[3][80];	  /* tap-able replies for the kiosk, "" when unused */
+	enum agent_state suggested_state; /* where the reply leaves the talk: evidence
+					     for the runtime's state machine, which decides */
+	bool escalated;			  /* the escalate tool ran this turn */
+	bool booked;			  /* book_appointment ran this turn */
+	unsigned tool_calls;		  /* tools_call() calls this turn */
+	unsigned dropped_sentences;	  /* optional sentences the self-check took out */
 };
 
 /*
