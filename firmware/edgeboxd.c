@@ -21,6 +21,7 @@
 #include "firmware/pipeline.h"
 #include "firmware/sdnotify.h"
 #include "firmware/supervisor.h"
+#include "firmware/update.h"
 #include "hal/time.h"
 
 #define EDGEBOX_VERSION "0.1.0"
@@ -136,6 +137,104 @@ fail:
 	return rc;
 }
 
+/* The slot the bootloader started, from "edgebox.slot=a|b" on the kernel
+ * command line; none on a development machine. */
+static enum update_slot booted_slot(void)
+{
+	char line[4096] = "";
+	const char *p;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	p = strstr(line, "edgebox.slot=");
+	if (!p)
+		return UPDATE_SLOT_NONE;
+	return p[13] == 'a' ? UPDATE_SLOT_A : p[13] == 'b' ? UPDATE_SLOT_B : UPDATE_SLOT_NONE;
+}
+
+/*
+ * A/B updates: with an [update] section, this start is counted against a
+ * slot on trial (and rolled back from when its tries are used up); the trial
+ * is judged every tick from how long the supervisor has been healthy.
+ */
+struct trial {
+	struct update *u;
+	bool judging;
+	uint64_t start_ns, healthy_since_ns;
+};
+
+static int trial_start(const struct config *cfg, struct trial *t, struct config_error *err)
+{
+	struct update_params up;
+	struct update_boot_result r;
+	struct update_error uerr;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if (!config_has_section(cfg, "update"))
+		return 0;
+	rc = update_params_from_config(cfg, "update", &up, err);
+	if (rc < 0)
+		return rc;
+	rc = update_new(&up, &t->u, &uerr);
+	if (rc == 0)
+		rc = update_boot(t->u, booted_slot(), &r, &uerr);
+	if (rc < 0) {
+		log_error("update", "%s", uerr.msg);
+		return 0; /* the box runs; the technician sees it in diag */
+	}
+	t->start_ns = hal_now_ns();
+	if (r.action == UPDATE_BOOT_ROLLED_BACK) {
+		log_error("update", "the new firmware did not report healthy; rolled back to slot "
+				    "%s (see edgeboxctl update --status); reboot to start it",
+			  update_slot_name(r.active));
+	} else if (r.action == UPDATE_BOOT_TRYING) {
+		log_notice("update", "slot %s on trial: %d more starts to report healthy",
+			   update_slot_name(r.active), r.tries);
+		t->judging = true;
+	}
+	return 0;
+}
+
+/* 1 when the trial failed and the daemon must exit to be started again. */
+static int trial_tick(struct trial *t, struct supervisor *sup, uint64_t now)
+{
+	struct update_error uerr;
+
+	if (!t->judging)
+		return 0;
+	if (!sup->healthy)
+		t->healthy_since_ns = 0;
+	else if (!t->healthy_since_ns)
+		t->healthy_since_ns = now;
+	switch (update_trial_judge(t->u, (double)(now - t->start_ns) / 1e9,
+				   t->healthy_since_ns ? (double)(now - t->healthy_since_ns) / 1e9
+						       : 0)) {
+	case UPDATE_TRIAL_WAIT:
+		return 0;
+	case UPDATE_TRIAL_GOOD:
+		if (update_mark_good(t->u, &uerr) < 0)
+			log_error("update", "%s", uerr.msg);
+		else
+			log_notice("update", "the new firmware is healthy: marked good");
+		t->judging = false;
+		return 0;
+	case UPDATE_TRIAL_FAILED:
+		update_note_failure(t->u, sup->unhealthy_reason[0] ? sup->unhealthy_reason
+								    : "not healthy in time",
+				    &uerr);
+		log_error("update", "the new firmware did not become healthy in time; exiting so "
+				    "the next start counts against its trial");
+		t->judging = false;
+		return 1;
+	}
+	return 0;
+}
+
 /* Builds and checks a pipeline from a config; on success it is not started. */
 static int build(const struct options *o, struct config **ret_cfg, struct pipeline **ret_p,
 		 struct config_error *err)
@@ -151,6 +250,17 @@ static int build(const struct options *o, struct config **ret_cfg, struct pipeli
 	if (rc < 0) {
 		config_free(c);
 		return rc;
+	}
+	/* the update keys are read by trial_start; mark them known here */
+	if (config_has_section(c, "update")) {
+		struct update_params up;
+
+		rc = update_params_from_config(c, "update", &up, err);
+		if (rc < 0) {
+			pipeline_free(p);
+			config_free(c);
+			return rc;
+		}
 	}
 	rc = config_check_unused(c, err);
 	if (rc < 0) {
@@ -170,9 +280,10 @@ int main(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct pipeline *p = NULL;
 	struct signalfd_siginfo si;
+	struct trial trial;
 	struct pollfd pfd;
 	sigset_t mask;
-	int rc, sfd;
+	int rc, sfd, exit_code = 0;
 	bool running = true;
 
 	rc = parse_args(argc, argv, &o);
@@ -213,6 +324,7 @@ int main(int argc, char **argv)
 		sdnotify_send("STATUS=bad config");
 		return rc == -EINVAL ? 2 : 1;
 	}
+	trial_start(cfg, &trial, &err);
 	pipeline_supervisor(p)->p.sd_watchdog_usec = sdnotify_watchdog_usec();
 	pipeline_start(p);
 	sdnotify_send("READY=1\nSTATUS=running");
@@ -260,14 +372,20 @@ int main(int argc, char **argv)
 				break;
 			}
 		}
-		if (running)
+		if (running) {
 			pipeline_tick(p, hal_now_ns());
+			if (trial_tick(&trial, pipeline_supervisor(p), hal_now_ns())) {
+				exit_code = 1;
+				running = false;
+			}
+		}
 	}
 	sdnotify_send("STOPPING=1");
 	pipeline_stop(p);
 	pipeline_free(p);
+	update_free(trial.u);
 	config_free(cfg);
 	close(sfd);
 	log_notice("edgeboxd", "stopped");
-	return 0;
+	return exit_code;
 }

@@ -399,3 +399,73 @@ TEST(shipped_configs_start)
 		ASSERT_EQ(wait_exit(pid, 5000), 0);
 	}
 }
+
+/* A/B update: after an install the new slot is on trial; the daemon marks it
+ * good once the supervisor has been healthy for healthy_for_s. */
+TEST(new_firmware_on_trial_is_marked_good_when_healthy)
+{
+	const char *env = getenv("EDGEBOX_BIN");
+	char conf[600], log[600], cmd[4096], bin[512], cwd[256], *text;
+	pid_t pid;
+	int rc;
+
+	setup("update");
+	ASSERT(getcwd(cwd, sizeof(cwd)));
+	snprintf(bin, sizeof(bin), "%s%s%s", env && env[0] == '/' ? "" : cwd,
+		 env && env[0] == '/' ? "" : "/", env ? env : "build/bin");
+	snprintf(conf, sizeof(conf), "%s/update.conf", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	/* keys, a payload, a signed bundle; the box's config points at them */
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && %s/edgeboxctl update --keygen key >/dev/null && "
+		 "head -c 100000 /dev/urandom > payload && "
+		 "%s/edgeboxctl update --make-bundle --key key --hardware-id rig-1 --version 1.1.0 "
+		 "--payload payload -o fw.bundle >/dev/null && : > slot_a && : > slot_b",
+		 dir, bin, bin);
+	ASSERT_EQ(system(cmd), 0);
+	{
+		char text2[8192];
+
+		snprintf(text2, sizeof(text2),
+			 "[daemon]\nrealtime = false\nstatus_file = %s/status.json\n"
+			 "[store]\npath = %s/edgebox.db\n[kiosk]\nsocket = none\n[staff]\nsocket = none\n"
+			 "[update]\nslot_a = %s/slot_a\nslot_b = %s/slot_b\nstate = %s/update.state\n"
+			 "hardware_id = rig-1\npublic_key = %s/key.pub\nfactory_version = 1.0.0\n"
+			 "healthy_for_s = 1\nhealthy_within_s = 30\n",
+			 dir, dir, dir, dir, dir, dir);
+		write_file(conf, text2);
+	}
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl update %s/fw.bundle --config %s >%s/install.log 2>&1",
+		 bin, dir, conf, dir);
+	ASSERT_EQ(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl update --status --config %s > %s/status.txt 2>&1",
+		 bin, conf, dir);
+	ASSERT_EQ(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/status.txt", dir);
+	text = slurp(cmd);
+	ASSERT_CONTAINS(text, "trying");
+	free(text);
+
+	pid = start(conf, log);
+	for (int i = 0; i < 100; i++) {
+		text = slurp(log);
+		rc = text && strstr(text, "marked good") != NULL;
+		free(text);
+		if (rc)
+			break;
+		usleep(100000);
+	}
+	text = slurp(log);
+	ASSERT_CONTAINS(text, "on trial");
+	ASSERT_CONTAINS(text, "marked good");
+	free(text);
+	kill(pid, SIGTERM);
+	ASSERT_EQ(wait_exit(pid, 5000), 0);
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl update --status --config %s > %s/status.txt 2>&1",
+		 bin, conf, dir);
+	ASSERT_EQ(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/status.txt", dir);
+	text = slurp(cmd);
+	ASSERT(!strstr(text, "trying"));
+	free(text);
+}
