@@ -6,6 +6,7 @@
  * asserts its outcome, what the customer saw, and what the server received.
  */
 #include "tests/test.h"
+#include "tests/support/script_server.h"
 
 #include "agent/llm.h"
 #include "firmware/config.h"
@@ -26,59 +27,12 @@
 
 /* ---- the scripted server, one per test binary ---- */
 
-static pid_t server_pid;
-static int server_stdin = -1;
 static int server_port;
 
-static void server_stop(void)
-{
-	if (server_pid > 0) {
-		close(server_stdin);
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, NULL, 0);
-		server_pid = 0;
-	}
-}
-
-/* Starts python3 tests/llm_server.py once; 0 or -1. */
+/* The scripted server (tests/support/script_server.c); 0 or -1. */
 static int server_start(void)
 {
-	int in[2], out[2];
-	char line[32];
-	ssize_t n;
-	size_t got = 0;
-
-	if (server_pid > 0)
-		return 0;
-	if (pipe(in) < 0 || pipe(out) < 0)
-		return -1;
-	server_pid = fork();
-	if (server_pid < 0)
-		return -1;
-	if (server_pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]);
-		close(out[0]);
-		execlp("python3", "python3", "tests/llm_server.py", "--port", "0", "--script",
-		       "tests/fixtures/llm", "--timeout", "120", (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	server_stdin = in[1];
-	atexit(server_stop);
-	while (got < sizeof(line) - 1) {
-		n = read(out[0], line + got, 1);
-		if (n <= 0)
-			break;
-		if (line[got] == '\n')
-			break;
-		got++;
-	}
-	line[got] = '\0';
-	close(out[0]);
-	server_port = atoi(line);
+	server_port = script_server_start();
 	return server_port > 0 ? 0 : -1;
 }
 
