@@ -772,6 +772,22 @@ static void guard_turn(struct agent_session *s, const struct scope_verdict *v)
 	keep_turn(s, "agent", rep->reply);
 }
 
+/* The context layer's visitor lines: the last visit and the known facts. */
+static const char *visitor_context(struct agent_session *s, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (s->v.name)
+		off += (size_t)snprintf(buf + off, len - off, "Name: %s%s\n", s->v.name,
+					s->v.returning ? " (returning)" : "");
+	if (s->v.last_visit && off < len)
+		off += (size_t)snprintf(buf + off, len - off, "Last visit: %s\n", s->v.last_visit);
+	for (size_t i = 0; s->v.facts && s->v.facts[i] && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "Known: %s\n", s->v.facts[i]);
+	return buf[0] ? buf : NULL;
+}
+
 static void staff_signals(struct agent_session *s, const struct signals_result *sig)
 {
 	struct display_signal list[SIGNAL_COUNT];
@@ -810,6 +826,14 @@ static void observe_archetype(struct agent_session *s, const struct signals_resu
 
 	if (s->v.returning)
 		facts |= ARCHETYPE_FACT_BIT(ARCHETYPE_FACT_RETURNING);
+	for (size_t i = 0; s->v.facts && s->v.facts[i]; i++) {
+		if (strncmp(s->v.facts[i], "has_contract=", 13) == 0 &&
+		    strcmp(s->v.facts[i] + 13, "no") != 0)
+			facts |= ARCHETYPE_FACT_BIT(ARCHETYPE_FACT_HAS_CONTRACT);
+		if (strncmp(s->v.facts[i], "accompanied=", 12) == 0 &&
+		    strcmp(s->v.facts[i] + 12, "no") != 0)
+			facts |= ARCHETYPE_FACT_BIT(ARCHETYPE_FACT_ACCOMPANIED);
+	}
 	if (archetype_observe(s->tracker, sig, facts, &verdict) < 0 || verdict.current < 0)
 		return;
 	cur = verdict.current;
@@ -970,7 +994,7 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 	enum conversation_evidence ev;
 	enum agent_state next;
 	bool service_recovery = false, used_llm = false;
-	char buf[MSG_MAX], msg[AGENT_TEXT_MAX + 1];
+	char buf[MSG_MAX], msg[AGENT_TEXT_MAX + 1], ctxbuf[1024];
 	int rc;
 
 	if (!s || !text || !rep)
@@ -1038,7 +1062,7 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 		pctx.archetype = archetype_name(s->a->archetypes, (size_t)i);
 		pctx.directive = archetype_directive(s->a->archetypes, (size_t)i);
 	}
-	pctx.visitor = s->v.last_visit;
+	pctx.visitor = visitor_context(s, ctxbuf, sizeof(ctxbuf));
 	/* the full prompt first: the LLM reads the text of the last assembly */
 	if (prompt_assemble_full(s->prompt, NULL, 0, &pctx, &prep) == 0)
 		rep->full_prompt_lines = prep.lines;

@@ -21,6 +21,8 @@ static const struct {
 	{S(PRESENTING) | S(OBJECTION) | S(CLOSING), CONV_EV_MESSAGE, AGENT_STATE_PRESENTING},
 	{S(PRESENTING) | S(OBJECTION) | S(CLOSING), CONV_EV_OBJECTION, AGENT_STATE_OBJECTION},
 	{TALKING, CONV_EV_CLOSING, AGENT_STATE_CLOSING},
+	/* the next step is being set up (a booking, the sign-up): stay there */
+	{S(CLOSING), CONV_EV_MESSAGE, AGENT_STATE_CLOSING},
 	{TALKING | S(APPROACHING), CONV_EV_ESCALATION, AGENT_STATE_HANDED_OVER},
 	{TALKING | S(APPROACHING), CONV_EV_STAFF_TAKEOVER, AGENT_STATE_HANDED_OVER},
 	{S(HANDED_OVER), CONV_EV_ESCALATION, AGENT_STATE_HANDED_OVER},
@@ -105,6 +107,12 @@ enum agent_state conversation_after_turn(enum agent_state from, bool escalated, 
 	if ((signals & SIGNAL_BIT(SIGNAL_OBJECTION)) && offer) {
 		*ret_ev = CONV_EV_OBJECTION;
 		return AGENT_STATE_OBJECTION;
+	}
+	if (from == AGENT_STATE_CLOSING && !(signals & SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST)) &&
+	    !(signals & SIGNAL_BIT(SIGNAL_COMPARISON))) {
+		/* answering the next step's questions (when, where, who) */
+		*ret_ev = CONV_EV_MESSAGE;
+		return AGENT_STATE_CLOSING;
 	}
 	if (product_in_focus) {
 		*ret_ev = CONV_EV_PRODUCT_INTEREST;
