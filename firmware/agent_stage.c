@@ -176,7 +176,7 @@ static void begin_visit(struct agent_stage *s, const struct visitor_output *o)
 	s->customer_id = o->customer_id;
 	v.session_id = s->session_id;
 	v.customer_id = o->customer_id;
-	v.recognised_by = o->customer_id ? o->how : NULL;
+	v.recognised_by = o->how; /* what noticed them: staff see it as "via" */
 	v.confidence = o->confidence;
 	if (o->customer_id && store_customer_get(s->store, o->customer_id, &c) == 0) {
 		v.name = c.name;

@@ -243,6 +243,7 @@ static const struct command commands[] = {
 	{"kiosk", "be the customer at the kiosk: type, see the reply stream", ctl_kiosk},
 	{"staff", "the live staff feed; take a session over, hand it back", ctl_staff},
 	{"drivers", "the device drivers this build has", cmd_drivers},
+	{"hil", "run hardware-in-the-loop scenarios on the kiosk and staff sockets", ctl_hil},
 	{"update", "signed A/B firmware updates: install, status, make-bundle, keygen", ctl_update},
 	{"version", "print the version", cmd_version},
 };

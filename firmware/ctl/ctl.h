@@ -23,6 +23,7 @@ int ctl_staff(int argc, char **argv); /* staff: the live staff feed; take over, 
 int ctl_enroll(int argc, char **argv); /* enroll: face consent + one embedding */
 int ctl_forget(int argc, char **argv); /* forget CUSTOMER: erase every trace */
 int ctl_not_them(int argc, char **argv); /* not-them CUSTOMER EMBEDDING: a wrong match */
+int ctl_hil(int argc, char **argv); /* hil run SCENARIO... | hil check SCENARIO... */
 int ctl_update(int argc, char **argv); /* update BUNDLE | --status | --boot | --make-bundle ... */
 
 #endif
