@@ -26,8 +26,8 @@ LDFLAGS  += $(SAN) -pthread
 LDLIBS   += -lbluetooth -lv4l2 -lgpiod -lsqlite3 -lcurl -lcjson -lpcre2-8 -ljpeg \
             -lsodium -ldlib -llapack -lblas -lpng -lz -lm
 
-MAINS      := firmware/edgeboxd.c firmware/edgeboxctl.c
-LIB_SRCS   := $(filter-out $(MAINS),$(wildcard firmware/*.c hal/*.c drivers/*.c agent/*.c))
+MAINS      := firmware/edgeboxd.c firmware/edgeboxctl.c evals/main.c
+LIB_SRCS   := $(filter-out $(MAINS),$(wildcard firmware/*.c hal/*.c drivers/*.c agent/*.c evals/*.c))
 # C++ only where a C++ library demands it (dlib), behind a C header.
 LIB_CXX_SRCS := $(wildcard agent/*.cc)
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRCS:%.cc=$(BUILD)/obj/%.o)
@@ -40,9 +40,10 @@ SUPPORT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/support/*.c))
 TEST_SUPPORT_OBJS := $(SUPPORT_OBJS) $(BUILD)/obj/tests/harness.o
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/bench_*.c))
-BINS       := $(BUILD)/bin/edgeboxd $(BUILD)/bin/edgeboxctl
+BINS       := $(BUILD)/bin/edgeboxd $(BUILD)/bin/edgeboxctl \
+              $(if $(wildcard evals/main.c),$(BUILD)/bin/edgebox-eval)
 
-.PHONY: all deps run test check asan bench install clean format format-check
+.PHONY: all deps run test check asan bench evals tune install clean format format-check
 
 all: $(BINS) $(TESTS) $(BENCHES)
 
@@ -65,6 +66,10 @@ $(BUILD)/bin/edgeboxd: $(BUILD)/obj/firmware/edgeboxd.o $(LIB)
 	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/bin/edgeboxctl: $(BUILD)/obj/firmware/edgeboxctl.o $(CTL_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bin/edgebox-eval: $(BUILD)/obj/evals/main.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -93,7 +98,7 @@ asan: deps
 	@# cancels stalled stages); clang 14's runtime handles it.
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" CC=clang CXX=clang++ \
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-		build-asan/bin/edgeboxd build-asan/bin/edgeboxctl \
+		build-asan/bin/edgeboxd build-asan/bin/edgeboxctl build-asan/bin/edgebox-eval \
 		$(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		EDGEBOX_BIN=build-asan/bin sh tests/run.sh build-asan/tests
@@ -101,6 +106,14 @@ asan: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/bench/run.sh $(BUILD)
+
+evals: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/bin/edgebox-eval --report build/evals/report.md --json build/evals/results.json
+
+tune: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/bin/edgebox-eval --tune $(or $(SKILL),objection_handling) --report build/evals/tune.md
 
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/edgebox \
@@ -125,7 +138,7 @@ clean:
 	rm -rf build build-asan
 
 FORMAT_SRCS = $(wildcard firmware/*.[ch] firmware/ctl/*.[ch] hal/*.[ch] drivers/*.[ch] agent/*.[ch] \
-	agent/*.cc tests/*.[ch] tests/support/*.[ch] tests/bench/*.[ch])
+	agent/*.cc evals/*.[ch] tests/*.[ch] tests/support/*.[ch] tests/bench/*.[ch])
 
 format:
 	clang-format -i $(FORMAT_SRCS)

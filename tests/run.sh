@@ -34,6 +34,31 @@ for src in tests/test_*.c; do
 		failed=$((failed + 1))
 	fi
 done
+# The evals' deterministic expectations (docs/evals.md). The prompt-size
+# goals are reported by `make evals`, not gated here (see evals/BASELINE.md).
+evalbin="${EDGEBOX_BIN:-$(dirname "$dir")/bin}/edgebox-eval"
+if [ -x "$evalbin" ]; then
+	"$evalbin" --deterministic-only --quiet >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	summary=$(grep -E '^evals: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+	if [ -z "$summary" ]; then
+		echo "FAIL edgebox-eval: exited with status $rc before printing its summary"
+		failed=$((failed + 1))
+	else
+		p=$(echo "$summary" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+		f=$(echo "$summary" | sed -E 's/.* ([0-9]+) failed$/\1/')
+		passed=$((passed + p))
+		failed=$((failed + f))
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			echo "FAIL edgebox-eval: exited with status $rc"
+			failed=$((failed + 1))
+		fi
+	fi
+elif [ -f evals/main.c ]; then
+	echo "FAIL edgebox-eval: $evalbin was not built"
+	failed=$((failed + 1))
+fi
 rm -f "$out"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
