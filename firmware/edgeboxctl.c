@@ -20,7 +20,6 @@
 #include "hal/registry.h"
 
 #define EDGEBOX_VERSION "0.1.0"
-#define STATUS_MAX_BYTES (1024 * 1024)
 
 enum {
 	EXIT_OK = 0,
@@ -41,163 +40,6 @@ static bool wants_help(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return true;
 	return false;
-}
-
-/* ---- status ------------------------------------------------------------- */
-
-static char *read_small_file(const char *path, int *ret_errno)
-{
-	struct stat st;
-	char *buf;
-	FILE *f;
-
-	f = fopen(path, "r");
-	if (!f) {
-		*ret_errno = errno;
-		return NULL;
-	}
-	if (fstat(fileno(f), &st) < 0 || st.st_size > STATUS_MAX_BYTES) {
-		*ret_errno = EFBIG;
-		fclose(f);
-		return NULL;
-	}
-	buf = calloc(1, (size_t)st.st_size + 1);
-	if (buf && fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		free(buf);
-		buf = NULL;
-		*ret_errno = EIO;
-	}
-	fclose(f);
-	return buf;
-}
-
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static void print_status(const cJSON *root, double age_s)
-{
-	const cJSON *stage, *ring, *wd;
-
-	printf("edgeboxd pid %.0f, %s, up %.0f s, %s%s%s (status %.1f s old)\n", num(root, "pid"),
-	       str(root, "daemon"), num(root, "uptime_s"),
-	       cJSON_IsTrue(cJSON_GetObjectItem(root, "healthy")) ? "healthy" : "UNHEALTHY",
-	       *str(root, "unhealthy_reason") ? ": " : "", str(root, "unhealthy_reason"), age_s);
-	printf("\n%-13s %-8s %-14s %10s %6s %8s %10s %10s\n", "STAGE", "STATE", "SCHED", "ITEMS",
-	       "ERRORS", "RESTARTS", "P50 us", "P99 us");
-	cJSON_ArrayForEach(stage, cJSON_GetObjectItem(root, "stages"))
-	{
-		printf("%-13s %-8s %-14s %10.0f %6.0f %8.0f %10.1f %10.1f\n", str(stage, "name"),
-		       str(stage, "state"), str(stage, "sched"), num(stage, "items"),
-		       num(stage, "errors"), num(stage, "restarts"), num(stage, "latency_p50_us"),
-		       num(stage, "latency_p99_us"));
-		if (*str(stage, "last_error"))
-			printf("  last error: %s\n", str(stage, "last_error"));
-	}
-	printf("\n%-8s %8s %6s %10s %10s %10s %8s %8s\n", "RING", "CAPACITY", "DEPTH", "HIGHWATER",
-	       "PUSHED", "POPPED", "DROPS", "REJECTS");
-	cJSON_ArrayForEach(ring, cJSON_GetObjectItem(root, "rings"))
-	{
-		printf("%-8s %8.0f %6.0f %10.0f %10.0f %10.0f %8.0f %8.0f\n", ring->string,
-		       num(ring, "capacity"), num(ring, "depth"), num(ring, "high_water"),
-		       num(ring, "pushed"), num(ring, "popped"), num(ring, "drops"),
-		       num(ring, "rejects"));
-	}
-	wd = cJSON_GetObjectItem(root, "watchdog");
-	printf("\nwatchdog: %s, %.0f keepalives", str(wd, "driver"), num(wd, "keepalives"));
-	if (cJSON_GetObjectItem(wd, "expired"))
-		printf(", %.0f expiries", num(wd, "expired"));
-	printf("\n");
-}
-
-static int cmd_status(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"status-file", required_argument, NULL, 'f'},
-		{"watch", no_argument, NULL, 'w'},
-		{0},
-	};
-	const char *path = "/run/edgebox/status.json";
-	bool json = false, watch = false;
-	int c, e = 0, rc = EXIT_OK;
-
-	if (wants_help(argc, argv)) {
-		printf("Usage: edgeboxctl status [--json] [--watch] [--status-file FILE]\n"
-		       "Each stage's state, scheduling, items, errors, restarts and latency; ring\n"
-		       "depths and drops; the watchdog. Read from the status file edgeboxd writes\n"
-		       "every second (default %s).\n"
-		       "Exit status: 0 healthy, 1 unhealthy, 3 daemon not running or status stale.\n",
-		       path);
-		return EXIT_OK;
-	}
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'f':
-			path = optarg;
-			break;
-		case 'w':
-			watch = true;
-			break;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	do {
-		struct stat st;
-		char *text = read_small_file(path, &e);
-		cJSON *root;
-		double age;
-
-		if (!text) {
-			fprintf(stderr,
-				"edgeboxctl: cannot read %s: %s (is edgeboxd running? `systemctl "
-				"status edgeboxd`)\n",
-				path, strerror(e));
-			return EXIT_NO_DAEMON;
-		}
-		stat(path, &st);
-		age = difftime(time(NULL), st.st_mtime);
-		root = cJSON_Parse(text);
-		if (!root) {
-			fprintf(stderr, "edgeboxctl: %s is not valid JSON\n", path);
-			free(text);
-			return EXIT_FAIL;
-		}
-		if (watch)
-			printf("\033[H\033[2J");
-		if (json)
-			printf("%s", text);
-		else
-			print_status(root, age);
-		rc = cJSON_IsTrue(cJSON_GetObjectItem(root, "healthy")) ? EXIT_OK : EXIT_FAIL;
-		if (strcmp(str(root, "daemon"), "stopped") == 0) {
-			fprintf(stderr, "edgeboxctl: edgeboxd has stopped; this is its last status\n");
-			rc = EXIT_NO_DAEMON;
-		} else if (age > 10) {
-			fprintf(stderr, "edgeboxctl: the status is %.0f s old; edgeboxd may be stopped "
-					"or hung\n", age);
-			rc = EXIT_NO_DAEMON;
-		}
-		cJSON_Delete(root);
-		free(text);
-		fflush(stdout);
-	} while (watch && sleep(1) == 0);
-	return rc;
 }
 
 /* ---- drivers ------------------------------------------------------------ */
@@ -233,7 +75,13 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{"status", "stages, rings and watchdog of the running daemon", cmd_status},
+	{"status", "stages, rings, watchdog and the open session of the running daemon", ctl_status},
+	{"diag", "check every subsystem: PASS/WARN/FAIL with the fix", ctl_diag},
+	{"logs", "recent events and escalations from the store, filtered", ctl_logs},
+	{"config", "check a config file; show the running one (secrets redacted)", ctl_config},
+	{"pair", "pair a staff tablet with a one-time PIN; --list the paired ones", ctl_pair},
+	{"unpair", "revoke a staff tablet's token", ctl_unpair},
+	{"bundle", "a diagnostics archive for support, without customer data", ctl_bundle},
 	{"ble", "decode a btsnoop capture; synthesize walk captures", ctl_ble},
 	{"face", "embed faces in images, compare two faces", ctl_face},
 	{"enroll", "record a customer's face consent and enrol their face", ctl_enroll},

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "firmware/config.h"
+#include "firmware/control.h"
+#include "firmware/diag.h"
 #include "firmware/log.h"
 #include "firmware/pipeline.h"
 #include "firmware/sdnotify.h"
@@ -237,7 +239,7 @@ static int trial_tick(struct trial *t, struct supervisor *sup, uint64_t now)
 
 /* Builds and checks a pipeline from a config; on success it is not started. */
 static int build(const struct options *o, struct config **ret_cfg, struct pipeline **ret_p,
-		 struct config_error *err)
+		 struct control_params *ret_cp, bool *ret_control, struct config_error *err)
 {
 	struct config *c;
 	struct pipeline *p;
@@ -262,7 +264,8 @@ static int build(const struct options *o, struct config **ret_cfg, struct pipeli
 			return rc;
 		}
 	}
-	rc = config_check_unused(c, err);
+	rc = control_params_from_config(c, ret_cp, ret_control, err);
+	rc = rc ?: config_check_unused(c, err);
 	if (rc < 0) {
 		pipeline_free(p);
 		config_free(c);
@@ -280,6 +283,10 @@ int main(int argc, char **argv)
 	struct config *cfg = NULL;
 	struct pipeline *p = NULL;
 	struct signalfd_siginfo si;
+	struct control_params cp;
+	struct control *ctl = NULL;
+	uint64_t last_pub = 0;
+	bool ctl_on = false;
 	struct trial trial;
 	struct pollfd pfd;
 	sigset_t mask;
@@ -307,17 +314,20 @@ int main(int argc, char **argv)
 	if (o.check_only) {
 		rc = load_config(&o, &cfg, &err);
 		if (rc == 0) {
-			/* Opening devices is what the daemon does; here we only check
-			 * the keys every module reads without hardware. */
+			/* every section and key the daemon reads, checked without
+			 * opening any device (docs/technicians.md) */
+			rc = diag_config_check_cfg(cfg, err.msg, sizeof(err.msg));
 			config_free(cfg);
-			printf("%s: syntax ok\n", o.config_path);
-			return 0;
+			if (rc == 0) {
+				printf("%s: %s\n", o.config_path, err.msg[0] ? err.msg : "ok");
+				return 0;
+			}
 		}
 		fprintf(stderr, "edgeboxd: %s\n", err.msg);
 		return 2;
 	}
 
-	rc = build(&o, &cfg, &p, &err);
+	rc = build(&o, &cfg, &p, &cp, &ctl_on, &err);
 	if (rc < 0) {
 		log_error("edgeboxd", "%s", err.msg);
 		log_error("edgeboxd", "not starting: fix the config and start again");
@@ -327,6 +337,17 @@ int main(int argc, char **argv)
 	trial_start(cfg, &trial, &err);
 	pipeline_supervisor(p)->p.sd_watchdog_usec = sdnotify_watchdog_usec();
 	pipeline_start(p);
+	if (ctl_on) {
+		char msg[512];
+		ssize_t n = readlink("/proc/self/exe", cp.edgeboxd_path, sizeof(cp.edgeboxd_path) - 1);
+
+		cp.edgeboxd_path[n > 0 ? n : 0] = '\0';
+		snprintf(cp.version, sizeof(cp.version), "%s", EDGEBOX_VERSION);
+		cp.config_sets = o.sets;
+		cp.n_config_sets = (size_t)o.nsets;
+		if (control_create(&cp, &ctl, msg, sizeof(msg)) < 0)
+			log_error("control", "%s; running without the control socket", msg);
+	}
 	sdnotify_send("READY=1\nSTATUS=running");
 	log_notice("edgeboxd", "running with %s (pid %d)", o.config_path, (int)getpid());
 
@@ -347,7 +368,12 @@ int main(int argc, char **argv)
 				pipeline_stop(p);
 				pipeline_free(p);
 				p = NULL;
-				if (build(&o, &ncfg, &np, &err) == 0) {
+				struct control_params ncp;
+				bool nctl;
+
+				if (build(&o, &ncfg, &np, &ncp, &nctl, &err) == 0) {
+					if (ctl)
+						control_set_store_path(ctl, ncp.store_path);
 					config_free(cfg);
 					cfg = ncfg;
 					p = np;
@@ -373,7 +399,16 @@ int main(int argc, char **argv)
 			}
 		}
 		if (running) {
-			pipeline_tick(p, hal_now_ns());
+			uint64_t now = hal_now_ns();
+
+			pipeline_tick(p, now);
+			if (ctl && now - last_pub >= 1000000000ull) {
+				char *js;
+
+				last_pub = now;
+				if (pipeline_status_json(p, &js) == 0)
+					control_publish_status(ctl, js, now);
+			}
 			if (trial_tick(&trial, pipeline_supervisor(p), hal_now_ns())) {
 				exit_code = 1;
 				running = false;
@@ -381,6 +416,7 @@ int main(int argc, char **argv)
 		}
 	}
 	sdnotify_send("STOPPING=1");
+	control_free(ctl);
 	pipeline_stop(p);
 	pipeline_free(p);
 	update_free(trial.u);

@@ -42,7 +42,7 @@ static const char *agent_section(void)
 	snprintf(buf, sizeof(buf),
 		 "[agent]\nscope_rules = %s/config/scope_rules.conf\nsignals = %s/config/signals.conf\n"
 		 "archetypes = %s/config/archetypes.conf\nskills = %s/skills/manifest.conf\n"
-		 "catalog = %s/catalog\n",
+		 "catalog = %s/catalog\n[control]\nsocket = none\n",
 		 cwd, cwd, cwd, cwd, cwd);
 	return buf;
 }
@@ -382,7 +382,7 @@ TEST(shipped_configs_start)
 	for (int i = 0; i < 2; i++) {
 		const char *sets[] = {store, status_file, "daemon.realtime=false",
 				      "daemon.status_interval_ms=100", "kiosk.socket=none",
-				      "staff.socket=none", NULL};
+				      "staff.socket=none", "control.socket=none", NULL};
 		pid_t pid;
 
 		unlink(status_file + strlen("daemon.status_file="));

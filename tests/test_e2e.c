@@ -45,6 +45,7 @@ static void write_config(void)
 		"[ble]\ndriver = btsnoop\nfile = %s/tests/fixtures/ble/walk_in.btsnoop\nspeed = 8\n"
 		"[beacons]\nuuid = E2C56DB5-DFFB-48D2-B060-D0F5A71096E0\n"
 		"[kiosk]\nsocket = %s/kiosk.sock\n[staff]\nsocket = %s/staff.sock\n"
+		"[control]\nsocket = none\n"
 		"[conversation]\nsilence_s = 60\n"
 		"[watchdog]\ndriver = soft\n",
 		dir, dir, cwd, cwd, cwd, cwd, cwd, cwd, dir, dir);
