@@ -1503,6 +1503,12 @@ static int check_all_keys(const struct config *cfg, struct config_error *err)
 	rc = rc ?: visitor_params_from_config(cfg, "visitor", &u->visitor, err);
 	rc = rc ?: display_params_from_config(cfg, DISPLAY_ROLE_KIOSK, &u->display, &enabled, err);
 	rc = rc ?: display_params_from_config(cfg, DISPLAY_ROLE_STAFF, &u->display, &enabled, err);
+	if (rc == 0) {
+		static const char *const pairing[] = {"off", "required", NULL};
+		int mode;
+
+		rc = config_enum(cfg, "staff", "pairing", "off", pairing, &mode, err);
+	}
 	rc = rc ?: control_params_from_config(cfg, &u->control, &enabled, err);
 	if (rc == 0 && config_has_section(cfg, "update"))
 		rc = update_params_from_config(cfg, "update", &u->update, err);

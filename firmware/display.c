@@ -1587,7 +1587,35 @@ static void process_line(struct display *d, struct client *c, const char *line, 
 		return;
 	}
 	if (m->type == DISPLAY_IN_HELLO) {
-		if (d->p.token[0] && !token_matches(d->p.token, m->u.hello.token)) {
+		char issued[DISPLAY_TOKEN_MAX] = "";
+
+		if (d->p.auth && !d->p.auth(d->p.auth_ctx, m->u.hello.name, m->u.hello.token, issued,
+					    sizeof(issued))) {
+			add_u64(&d->malformed, 1);
+			log_warning(LOG_MODULE, "%s: client %u (pid %d uid %u): hello not paired",
+				    display_role_name(d->p.role), c->id, (int)c->pid,
+				    (unsigned)c->uid);
+			reply_error(d, c, "unauthorized",
+				    "this tablet is not paired: run `edgeboxctl pair` on the box and "
+				    "send the PIN it shows as the hello token",
+				    true);
+			return;
+		}
+		if (issued[0]) {
+			struct display_json w;
+			bool wake = false;
+			int n;
+
+			pthread_mutex_lock(&d->lock);
+			display_json_begin(&w, d->scratch, sizeof(d->scratch), "paired", 0);
+			display_json_str(&w, "token", issued);
+			n = display_json_end(&w);
+			if (n > 0 && c->state == CLIENT_ACTIVE)
+				deliver(d, c, d->scratch, (size_t)n, &wake);
+			pthread_mutex_unlock(&d->lock);
+			memset(issued, 0, sizeof(issued));
+		}
+		if (!d->p.auth && d->p.token[0] && !token_matches(d->p.token, m->u.hello.token)) {
 			add_u64(&d->malformed, 1);
 			log_warning(LOG_MODULE,
 				    "%s: client %u (pid %d uid %u): hello with a %s token",
@@ -1729,7 +1757,7 @@ static void accept_clients(struct display *d)
 		c->fd = fd;
 		c->id = ++d->next_id ? d->next_id : ++d->next_id;
 		c->state = CLIENT_ACTIVE;
-		c->authed = d->p.token[0] == '\0';
+		c->authed = d->p.token[0] == '\0' && !d->p.auth;
 		c->out_armed = false;
 		c->at_line_start = true;
 		c->qhead = c->qlen = c->inlen = 0;

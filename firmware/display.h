@@ -76,6 +76,14 @@ struct display_params {
 	 */
 	void (*notify)(void *ctx);
 	void *notify_ctx;
+	/*
+	 * Optional (staff tablets): decides a hello's token instead of the fixed
+	 * one. 1 allowed, and when a pairing PIN was redeemed ret_token holds the
+	 * new device token, sent back once as {"type":"paired","token":...};
+	 * 0 refused. Called on the I/O thread; must be quick.
+	 */
+	int (*auth)(void *ctx, const char *name, const char *token, char *ret_token, size_t len);
+	void *auth_ctx;
 };
 
 /* Kiosk: /run/edgebox/kiosk.sock, 0660, 4 clients. Staff: staff.sock, 16.

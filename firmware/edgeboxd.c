@@ -347,6 +347,7 @@ int main(int argc, char **argv)
 		cp.n_config_sets = (size_t)o.nsets;
 		if (control_create(&cp, &ctl, msg, sizeof(msg)) < 0)
 			log_error("control", "%s; running without the control socket", msg);
+		pipeline_set_control(p, ctl);
 	}
 	sdnotify_send("READY=1\nSTATUS=running");
 	log_notice("edgeboxd", "running with %s (pid %d)", o.config_path, (int)getpid());
@@ -388,6 +389,7 @@ int main(int argc, char **argv)
 					}
 				}
 				pipeline_supervisor(p)->p.sd_watchdog_usec = sdnotify_watchdog_usec();
+				pipeline_set_control(p, ctl);
 				pipeline_start(p);
 				sdnotify_send("READY=1\nSTATUS=running");
 				break;
@@ -416,6 +418,7 @@ int main(int argc, char **argv)
 		}
 	}
 	sdnotify_send("STOPPING=1");
+	pipeline_set_control(p, NULL);
 	control_free(ctl);
 	pipeline_stop(p);
 	pipeline_free(p);

@@ -13,6 +13,7 @@
 #include "agent/agent.h"
 #include "firmware/agent_stage.h"
 #include "firmware/config.h"
+#include "firmware/control.h"
 #include "firmware/display.h"
 #include "firmware/log.h"
 #include "firmware/pipeline_stages.h"
@@ -37,6 +38,7 @@ struct pipeline {
 	struct gpio_stage gpio;
 	struct agent *agent;
 	struct display *kiosk, *staff;
+	_Atomic(struct control *) control; /* pairing and tokens, once edgeboxd has it */
 	struct agent_stage *conversation;
 	struct stage stages[6];
 	size_t nstages;
@@ -188,17 +190,51 @@ static void wake_event_ring(void *ctx)
 	ring_wake(ctx);
 }
 
+/*
+ * A staff tablet's hello: a pairing PIN from `edgeboxctl pair` is redeemed
+ * for a device token (sent back once), and a device token must belong to a
+ * live paired device. Before the control socket exists nobody gets in.
+ */
+static int staff_auth(void *ctx, const char *name, const char *token, char *ret_token,
+		      size_t len)
+{
+	struct pipeline *p = ctx;
+	struct control *c = atomic_load(&p->control);
+	size_t n = strlen(token);
+
+	if (!c)
+		return 0;
+	if (n == CONTROL_PIN_DIGITS)
+		return control_pair_redeem(c, token, name, ret_token, len, NULL) == 0;
+	return control_token_check(c, token, NULL) == 0;
+}
+
+void pipeline_set_control(struct pipeline *p, struct control *c)
+{
+	atomic_store(&p->control, c);
+}
+
 static int open_display(struct pipeline *p, enum display_role role, struct display **ret,
 			struct config_error *err)
 {
+	static const char *const pairing[] = {"off", "required", NULL};
 	struct display_params dp;
 	bool enabled;
 	char msg[512];
-	int rc;
+	int rc, mode = 0;
 
 	rc = display_params_from_config(p->cfg, role, &dp, &enabled, err);
 	if (rc < 0)
 		return rc;
+	if (role == DISPLAY_ROLE_STAFF) {
+		rc = config_enum(p->cfg, "staff", "pairing", "off", pairing, &mode, err);
+		if (rc < 0)
+			return rc;
+		if (mode == 1) {
+			dp.auth = staff_auth;
+			dp.auth_ctx = p;
+		}
+	}
 	if (!enabled)
 		return 0; /* socket = none */
 	dp.notify = wake_event_ring;

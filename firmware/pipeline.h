@@ -50,6 +50,11 @@ int pipeline_tick_ms(const struct pipeline *p);
 
 struct supervisor *pipeline_supervisor(struct pipeline *p);
 
+/* The control socket, for staff tablets' pairing PINs and device tokens
+ * ([staff] pairing = required). NULL: no tablet gets in. */
+struct control;
+void pipeline_set_control(struct pipeline *p, struct control *c);
+
 /*
  * The status as one JSON object (stages, rings, watchdog, uptime), written
  * into a new string *ret (caller frees). 0 or -ENOMEM.

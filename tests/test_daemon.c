@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -468,4 +470,128 @@ TEST(new_firmware_on_trial_is_marked_good_when_healthy)
 	text = slurp(cmd);
 	ASSERT(!strstr(text, "trying"));
 	free(text);
+}
+
+/* Reads up to one line (1 s); the line in buf, or "" on timeout. */
+static const char *read_line(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < 100 && n + 1 < len; i++) {
+		ssize_t r = recv(fd, buf + n, 1, MSG_DONTWAIT);
+
+		if (r == 1) {
+			if (buf[n] == '\n')
+				break;
+			n++;
+			i = 0;
+			continue;
+		}
+		usleep(10000);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int staff_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends hello with a token, then asks for a session that does not exist:
+ * an admitted tablet hears "no_session", a refused one "unauthorized". */
+static void staff_try(const char *path, const char *token, char *out, size_t len)
+{
+	char line[512], buf[1024];
+	int fd = staff_connect(path);
+
+	out[0] = '\0';
+	if (fd < 0)
+		return;
+	snprintf(line, sizeof(line),
+		 "{\"v\":1,\"type\":\"hello\",\"device\":\"tablet-1\",\"token\":\"%s\"}\n"
+		 "{\"v\":1,\"type\":\"take_over\",\"session\":99}\n",
+		 token);
+	if (write(fd, line, strlen(line)) < 0)
+		return;
+	for (int i = 0; i < 5; i++) {
+		read_line(fd, buf, sizeof(buf));
+		if (!buf[0])
+			break;
+		strncat(out, buf, len - strlen(out) - 2);
+		strcat(out, "\n");
+	}
+	close(fd);
+}
+
+TEST(staff_tablet_pairs_with_a_pin_and_comes_back_with_its_token)
+{
+	const char *bin = getenv("EDGEBOX_BIN");
+	char conf[600], log[600], cmd[2048], staffsock[600], out[4096], token[200] = "";
+	char pin[16] = "", *text, *t;
+	pid_t pid;
+
+	setup("pair");
+	snprintf(conf, sizeof(conf), "%s/pair.conf", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	snprintf(staffsock, sizeof(staffsock), "%s/staff.sock", dir);
+	{
+		char text2[4096];
+
+		snprintf(text2, sizeof(text2),
+			 "[daemon]\nrealtime = false\nstatus_file = %s/status.json\n"
+			 "[store]\npath = %s/edgebox.db\n[kiosk]\nsocket = none\n"
+			 "[staff]\nsocket = %s\npairing = required\n",
+			 dir, dir, staffsock);
+		write_file(conf, text2);
+		/* write_file ends with [control] socket = none: this test wants one */
+		FILE *f = fopen(conf, "a");
+		ASSERT(f);
+		fprintf(f, "[control]\nsocket = %s/control.sock\n", dir);
+		fclose(f);
+	}
+	pid = start(conf, log);
+	snprintf(cmd, sizeof(cmd), "%s/control.sock", dir);
+	for (int i = 0; i < 100 && access(cmd, F_OK) != 0; i++)
+		usleep(50000);
+	/* before pairing: refused */
+	staff_try(staffsock, "123456", out, sizeof(out));
+	ASSERT_CONTAINS(out, "unauthorized");
+	/* the technician asks for a PIN */
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl pair --socket %s/control.sock --json > %s/pin.json",
+		 bin ? bin : "build/bin", dir, dir);
+	ASSERT_EQ(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/pin.json", dir);
+	text = slurp(cmd);
+	ASSERT(text && (t = strstr(text, "\"pin\":\"")));
+	snprintf(pin, sizeof(pin), "%.6s", t + 7);
+	free(text);
+	/* the tablet redeems it once and gets its token */
+	staff_try(staffsock, pin, out, sizeof(out));
+	ASSERT_CONTAINS(out, "\"type\":\"paired\"");
+	ASSERT((t = strstr(out, "\"token\":\"")));
+	snprintf(token, sizeof(token), "%.64s", t + 9);
+	ASSERT_CONTAINS(out, "no_session");
+	staff_try(staffsock, pin, out, sizeof(out));
+	ASSERT_CONTAINS(out, "unauthorized"); /* single use */
+	/* later hellos use the token */
+	staff_try(staffsock, token, out, sizeof(out));
+	ASSERT_CONTAINS(out, "no_session");
+	ASSERT(!strstr(out, "unauthorized"));
+	token[0] = token[0] == 'a' ? 'b' : 'a';
+	staff_try(staffsock, token, out, sizeof(out));
+	ASSERT_CONTAINS(out, "unauthorized");
+	kill(pid, SIGTERM);
+	ASSERT_EQ(wait_exit(pid, 5000), 0);
 }
