@@ -10,6 +10,12 @@
 #include "firmware/store.h"
 #include "hal/time.h"
 
+/* A device's own message (it names the device and the fix), or the errno's. */
+static void device_error(char *err, size_t len, const char *dev_error, int rc)
+{
+	snprintf(err, len, "%s", dev_error[0] ? dev_error : strerror(-rc));
+}
+
 /* ---- event outbox ------------------------------------------------------ */
 
 int outbox_flush(struct event_outbox *o)
@@ -54,7 +60,7 @@ int ble_stage_open(struct ble_stage *s, char *err, size_t len)
 
 	rc = ble_open(&s->dev, s->ops, s->cfg, "ble");
 	if (rc < 0) {
-		snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+		device_error(err, len, s->dev.error, rc);
 		ble_close(&s->dev);
 		return rc;
 	}
@@ -80,7 +86,7 @@ static int ble_step(void *ctx, struct stage *st, char *err, size_t len)
 		return 0;
 	if (rc < 0) {
 		if (rc != -ENODATA)
-			snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+			device_error(err, len, s->dev.error, rc);
 		return rc;
 	}
 	/* Drop-oldest: a push never fails on a full ring, it loses the oldest. */
@@ -205,7 +211,7 @@ int camera_stage_open(struct camera_stage *s, char *err, size_t len)
 
 	rc = camera_open(&s->dev, s->ops, s->cfg, "camera");
 	if (rc < 0) {
-		snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+		device_error(err, len, s->dev.error, rc);
 		camera_close(&s->dev);
 		return rc;
 	}
@@ -249,7 +255,7 @@ static int camera_step(void *ctx, struct stage *st, char *err, size_t len)
 				 "slots; raise [rings] frame_bytes",
 				 s->dev.width, s->dev.height, slot->frame.capacity);
 		else if (rc != -ENODATA)
-			snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+			device_error(err, len, s->dev.error, rc);
 		return rc;
 	}
 	/* The data pointer is rebuilt by the consumer: slots move. */
@@ -449,7 +455,7 @@ int gpio_stage_open(struct gpio_stage *s, char *err, size_t len)
 
 	rc = gpio_open(&s->dev, s->ops, s->cfg, "gpio");
 	if (rc < 0) {
-		snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+		device_error(err, len, s->dev.error, rc);
 		gpio_close(&s->dev);
 		return rc;
 	}
@@ -478,7 +484,7 @@ static int gpio_step(void *ctx, struct stage *st, char *err, size_t len)
 		return 0;
 	if (rc < 0) {
 		if (rc != -ENODATA)
-			snprintf(err, len, "%s", s->dev.error[0] ? s->dev.error : strerror(-rc));
+			device_error(err, len, s->dev.error, rc);
 		return rc;
 	}
 	memset(&ev, 0, sizeof(ev));

@@ -53,6 +53,34 @@ static void remove_tmpdir(void)
 	}
 }
 
+char *test_read_file(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 4096, n = 0, got;
+	char *buf = NULL, *grown;
+
+	if (!f)
+		return NULL;
+	do {
+		grown = realloc(buf, cap + 1);
+		if (!grown) {
+			free(buf);
+			fclose(f);
+			return NULL;
+		}
+		buf = grown;
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (n == cap)
+			cap *= 2;
+	} while (got > 0);
+	fclose(f);
+	buf[n] = '\0';
+	if (ret_len)
+		*ret_len = n;
+	return buf;
+}
+
 const char *test_tmpdir(void)
 {
 	if (!tmpdir[0]) {

@@ -71,6 +71,10 @@ int test_failed(void);
 		}                                                                                  \
 	} while (0)
 
+/* A whole file, NUL-terminated, malloc'd (the caller frees), its length in
+ * *ret_len (may be NULL); NULL when it cannot be read. */
+char *test_read_file(const char *path, size_t *ret_len);
+
 /* A scratch folder for this binary, created on first use, removed at exit. */
 const char *test_tmpdir(void);
 

@@ -228,6 +228,48 @@ TEST(model_down_or_garbage_falls_back_and_tells_staff)
 	}
 }
 
+TEST(oversized_and_binary_messages_are_refused_politely_without_a_model)
+{
+	struct agent_session *s = session();
+	static struct agent_turn_report r;
+	static char big[AGENT_TEXT_MAX + 100];
+	const char bin[] = "\x01\x02\xff\xfe\x00\x03 hello";
+
+	ASSERT(s);
+	memset(big, 'a', sizeof(big) - 1);
+	ASSERT_EQ(agent_session_turn(s, big, sizeof(big) - 1, &r), 0);
+	ASSERT(r.refused);
+	ASSERT_EQ(r.source, AGENT_REPLY_GUARD);
+	ASSERT(r.reply[0]);
+	ASSERT_EQ(r.n_tools, 0);
+	ASSERT_EQ(agent_session_turn(s, bin, sizeof(bin) - 1, &r), 0);
+	ASSERT(r.refused);
+	ASSERT_EQ(r.n_tools, 0);
+	/* the session goes on normally */
+	ASSERT_EQ(agent_session_state(s), AGENT_STATE_GREETING);
+	ASSERT_EQ(agent_session_turn(s, NULL, 0, &r), -EINVAL);
+	agent_session_end(s, AGENT_END_LEFT);
+}
+
+TEST(a_new_visitor_never_sees_the_previous_conversation)
+{
+	struct agent_session *a = session();
+	static struct agent_turn_report r;
+
+	ASSERT(a);
+	ASSERT_EQ(turn(a, "my name is Priya and I live on Elm Street", &r), 0);
+	agent_session_end(a, AGENT_END_LEFT);
+	struct agent_session *b = session(); /* a fresh sink, a fresh session */
+	ASSERT(b);
+	/* an escalation carries the transcript to staff: only this visitor's */
+	ASSERT_EQ(turn(b, "I want to cancel my contract", &r), 0);
+	ASSERT(r.escalated);
+	ASSERT_CONTAINS(seen->staff, "cancel my contract");
+	ASSERT(!strstr(seen->staff, "Priya"));
+	ASSERT(!strstr(seen->kiosk, "Priya"));
+	agent_session_end(b, AGENT_END_LEFT);
+}
+
 static void *cancel_later(void *arg)
 {
 	usleep(300000);
@@ -252,3 +294,4 @@ TEST(leaving_mid_tool_call_cancels_without_running_it)
 	free(seen);
 	seen = NULL;
 }
+

@@ -44,27 +44,6 @@ static int spit(const char *path, const char *text)
 	return fclose(f);
 }
 
-static char *slurp(const char *path, size_t *ret_len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (ret_len)
-		*ret_len = (size_t)n;
-	return buf;
-}
 
 /* Runs edgeboxctl ARGS; stdout and stderr into *out and *err (caller frees). */
 static int run(const char *args, char **out, char **err)
@@ -81,8 +60,8 @@ static int run(const char *args, char **out, char **err)
 	snprintf(e, sizeof(e), "%s/err", test_tmpdir());
 	snprintf(cmd, sizeof(cmd), "%s %s >%s 2>%s </dev/null", ctl, args, o, e);
 	st = system(cmd);
-	*out = slurp(o, NULL);
-	*err = slurp(e, NULL);
+	*out = test_read_file(o, NULL);
+	*err = test_read_file(e, NULL);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -439,7 +418,7 @@ TEST(config_check_and_show)
 	/* the [agent] files are relative to the config: this one lives in a temp
 	 * folder, so point them at the repository's */
 	{
-		char cwd[256], agent[2048], text[4096], *cur = slurp(b.cfg, NULL);
+		char cwd[256], agent[2048], text[4096], *cur = test_read_file(b.cfg, NULL);
 
 		ASSERT(getcwd(cwd, sizeof(cwd)));
 		snprintf(
@@ -544,13 +523,13 @@ static int bundle_clean(const char *dir, const char *tgz, char *why, size_t len)
 		char *t;
 
 		snprintf(p, sizeof(p), "%s/edgebox-bundle/%s", dir, files[i]);
-		t = slurp(p, NULL);
+		t = test_read_file(p, NULL);
 		if (!t)
 			return snprintf(why, len, "%s is missing", files[i]), -1;
 		free(t);
 	}
 	snprintf(p, sizeof(p), "%s/raw.tar", dir);
-	raw = slurp(p, &n);
+	raw = test_read_file(p, &n);
 	if (!raw)
 		return snprintf(why, len, "no raw.tar"), -1;
 	for (size_t i = 0; i < sizeof(planted) / sizeof(planted[0]); i++)
@@ -579,16 +558,16 @@ TEST(bundle_has_everything_and_no_customer_data)
 	free(err);
 	ASSERT_MSG(bundle_clean(b.dir, tgz, why, sizeof(why)) == 0, "%s", why);
 	snprintf(p, sizeof(p), "%s/edgebox-bundle/audit.jsonl", b.dir);
-	audit = slurp(p, NULL);
+	audit = test_read_file(p, NULL);
 	ASSERT_CONTAINS(audit, "\"category\":\"complaint\"");
 	ASSERT_CONTAINS(audit, "\"kind\":\"consent_answer\"");
 	free(audit);
 	snprintf(p, sizeof(p), "%s/edgebox-bundle/versions.txt", b.dir);
-	man = slurp(p, NULL);
+	man = test_read_file(p, NULL);
 	ASSERT_CONTAINS(man, "edgeboxd 7.7.7");
 	free(man);
 	snprintf(p, sizeof(p), "%s/edgebox-bundle/MANIFEST.txt", b.dir);
-	man = slurp(p, NULL);
+	man = test_read_file(p, NULL);
 	ASSERT_CONTAINS(man, "Left out, and why");
 	ASSERT_CONTAINS(man, "customer names");
 	free(man);
@@ -603,7 +582,7 @@ TEST(bundle_has_everything_and_no_customer_data)
 	free(err);
 	ASSERT_MSG(bundle_clean(b.dir, tgz, why, sizeof(why)) == 0, "%s", why);
 	snprintf(p, sizeof(p), "%s/edgebox-bundle/versions.txt", b.dir);
-	man = slurp(p, NULL);
+	man = test_read_file(p, NULL);
 	ASSERT_CONTAINS(man, "edgeboxd not reachable");
 	free(man);
 

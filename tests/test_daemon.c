@@ -122,25 +122,6 @@ static int wait_exit(pid_t pid, int ms)
 	return -1;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
 
 /* edgeboxctl status on this test's status file: its exit status. */
 static int ctl_status(void)
@@ -160,7 +141,7 @@ static cJSON *status(void)
 	cJSON *root;
 
 	snprintf(path, sizeof(path), "%s/status.json", dir);
-	text = slurp(path);
+	text = test_read_file(path, NULL);
 	if (!text)
 		return NULL;
 	root = cJSON_Parse(text);
@@ -240,7 +221,7 @@ TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
 	WAIT_FOR(8000, (cJSON_Delete(st), st = status()) && stage_num(st, "conversation", "items") >= 3 &&
 			       stage_num(st, "face", "items") > 5 && stage_num(st, "presence", "items") > 5 &&
 			       audit_count("approach") >= 1 && audit_count("motion_start") >= 1);
-	ASSERT_MSG(st, "no status file; log:\n%s", slurp(log));
+	ASSERT_MSG(st, "no status file; log:\n%s", test_read_file(log, NULL));
 	ASSERT_STREQ(stage_str(st, "conversation", "state"), "running");
 	ASSERT_STREQ(stage_str(st, "camera", "state"), "running");
 	ASSERT_STREQ(stage_str(st, "ble", "state"), "running");
@@ -256,7 +237,7 @@ TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
 	/* What a technician sees. */
 	ASSERT_EQ(ctl_status(), 0);
 	snprintf(log, sizeof(log), "%s/ctl.out", dir);
-	text = slurp(log);
+	text = test_read_file(log, NULL);
 	ASSERT_CONTAINS(text, "running");
 	ASSERT_CONTAINS(text, "conversation");
 	ASSERT_CONTAINS(text, "watchdog: soft");
@@ -268,7 +249,7 @@ TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
 	 * the agent's knowledge and the models: seconds, not milliseconds) */
 	ASSERT_EQ(kill(pid, SIGHUP), 0);
 	for (int i = 0; i < 200; i++) {
-		text = slurp(log);
+		text = test_read_file(log, NULL);
 		if (text && strstr(text, "config reloaded"))
 			break;
 		free(text);
@@ -287,7 +268,7 @@ TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
 	ASSERT_MSG(audit_count("door") >= 1, "door rows: %d", audit_count("door"));
 	ASSERT_MSG(audit_count("motion_start") >= 1, "motion rows: %d",
 		   audit_count("motion_start"));
-	text = slurp(log);
+	text = test_read_file(log, NULL);
 	ASSERT_CONTAINS(text, "stopped");
 	free(text);
 }
@@ -304,7 +285,7 @@ TEST(bad_config_is_refused_with_file_line_and_key)
 	write_file(conf, "[store]\npath = x.db\n[ble]\ndriver = bluetooth\n");
 	pid = start(conf, log);
 	ASSERT_EQ(wait_exit(pid, 5000), 2);
-	text = slurp(log);
+	text = test_read_file(log, NULL);
 	ASSERT_CONTAINS(text, "[ble] driver: expected none, hci, btsnoop; got 'bluetooth'");
 	ASSERT_CONTAINS(text, "not starting");
 	free(text);
@@ -312,14 +293,14 @@ TEST(bad_config_is_refused_with_file_line_and_key)
 	write_file(conf, "[store]\npath = x.db\n[daemon]\ntick_ms = 5\n");
 	pid = start(conf, log);
 	ASSERT_EQ(wait_exit(pid, 5000), 2);
-	text = slurp(log);
+	text = test_read_file(log, NULL);
 	ASSERT_CONTAINS(text, "bad.conf:4: [daemon] tick_ms: expected a whole number from 10 to 1000, got '5'");
 	free(text);
 
 	write_file(conf, "[store]\npath = x.db\n[daemon]\nlog_levle = debug\n");
 	pid = start(conf, log);
 	ASSERT_EQ(wait_exit(pid, 5000), 2);
-	text = slurp(log);
+	text = test_read_file(log, NULL);
 	ASSERT_CONTAINS(text, "bad.conf:4: [daemon] log_levle: unknown key");
 	free(text);
 }
@@ -352,14 +333,14 @@ TEST(missing_hardware_leaves_the_box_running_degraded)
 	WAIT_FOR(5000, (cJSON_Delete(st), st = status()) &&
 			       strcmp(stage_str(st, "ble", "state"), "failed") == 0 &&
 			       strcmp(stage_str(st, "camera", "state"), "failed") == 0);
-	ASSERT_MSG(st, "no status; log:\n%s", slurp(log));
+	ASSERT_MSG(st, "no status; log:\n%s", test_read_file(log, NULL));
 	ASSERT_STREQ(stage_str(st, "ble", "state"), "failed");
 	ASSERT_STREQ(stage_str(st, "camera", "state"), "failed");
 	ASSERT_STREQ(stage_str(st, "conversation", "state"), "running");
 	ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(st, "healthy")));
 	cJSON_Delete(st);
 	ASSERT_EQ(wait_exit(pid, 10), -1);
-	text = slurp(log);
+	text = test_read_file(log, NULL);
 	ASSERT_CONTAINS(text, "hci7");
 	ASSERT_CONTAINS(text, "btsnoop");
 	ASSERT_CONTAINS(text, "/dev/video77");
@@ -391,7 +372,7 @@ TEST(shipped_configs_start)
 		pid = start_with(files[i], log, sets);
 		WAIT_FOR(5000, (cJSON_Delete(st), st = status()) &&
 				       strcmp(stage_str(st, "conversation", "state"), "running") == 0);
-		text = slurp(log);
+		text = test_read_file(log, NULL);
 		ASSERT_MSG(st && strcmp(stage_str(st, "conversation", "state"), "running") == 0,
 			   "%s did not come up:\n%s", files[i], text);
 		free(text);
@@ -444,20 +425,20 @@ TEST(new_firmware_on_trial_is_marked_good_when_healthy)
 		 bin, conf, dir);
 	ASSERT_EQ(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s/status.txt", dir);
-	text = slurp(cmd);
+	text = test_read_file(cmd, NULL);
 	ASSERT_CONTAINS(text, "trying");
 	free(text);
 
 	pid = start(conf, log);
 	for (int i = 0; i < 100; i++) {
-		text = slurp(log);
+		text = test_read_file(log, NULL);
 		rc = text && strstr(text, "marked good") != NULL;
 		free(text);
 		if (rc)
 			break;
 		usleep(100000);
 	}
-	text = slurp(log);
+	text = test_read_file(log, NULL);
 	ASSERT_CONTAINS(text, "on trial");
 	ASSERT_CONTAINS(text, "marked good");
 	free(text);
@@ -467,7 +448,7 @@ TEST(new_firmware_on_trial_is_marked_good_when_healthy)
 		 bin, conf, dir);
 	ASSERT_EQ(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s/status.txt", dir);
-	text = slurp(cmd);
+	text = test_read_file(cmd, NULL);
 	ASSERT(!strstr(text, "trying"));
 	free(text);
 }
@@ -573,7 +554,7 @@ TEST(staff_tablet_pairs_with_a_pin_and_comes_back_with_its_token)
 		 bin ? bin : "build/bin", dir, dir);
 	ASSERT_EQ(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s/pin.json", dir);
-	text = slurp(cmd);
+	text = test_read_file(cmd, NULL);
 	ASSERT(text && (t = strstr(text, "\"pin\":\"")));
 	snprintf(pin, sizeof(pin), "%.6s", t + 7);
 	free(text);

@@ -42,35 +42,6 @@ static int spit(const char *path, const char *text)
 	return fclose(f);
 }
 
-static char *slurp_n(const char *path, size_t *ret_len);
-
-static char *slurp(const char *path)
-{
-	return slurp_n(path, NULL);
-}
-
-static char *slurp_n(const char *path, size_t *ret_len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (ret_len)
-		*ret_len = (size_t)n;
-	return buf;
-}
-
 /* The agent's files are in the repository, not beside a test config. */
 static const char *agent_section(void)
 {
@@ -114,7 +85,7 @@ static struct diag *open_diag(const char *cfg, const char *status)
 
 TEST(model_hashes_match_deps_sh)
 {
-	char *deps = slurp("firmware/deps.sh");
+	char *deps = test_read_file("firmware/deps.sh", NULL);
 
 	ASSERT_MSG(deps, "cannot read firmware/deps.sh (tests run from the repository root)");
 	ASSERT_CONTAINS(deps, DIAG_MODEL_LANDMARKS ":" DIAG_MODEL_LANDMARKS_SHA256);
@@ -692,7 +663,7 @@ TEST(llm_reachable_unreachable_and_absent)
 TEST(config_check_accepts_the_shipped_configs)
 {
 	char msg[DIAG_DETAIL_MAX];
-	char *text = slurp("config/edgebox.conf");
+	char *text = test_read_file("config/edgebox.conf", NULL);
 	const char *d = mkdirp("shipped");
 	char path[600];
 	int rc;
@@ -919,23 +890,23 @@ TEST(bundle_writer_tar_gz_contents)
 	ASSERT_EQ(system(cmd), 0);
 
 	snprintf(p, sizeof(p), "%s/edgebox-bundle/MANIFEST.txt", d);
-	man = slurp(p);
+	man = test_read_file(p, NULL);
 	ASSERT(man);
 	ASSERT_CONTAINS(man, "Left out, and why");
 	ASSERT_CONTAINS(man, "status.json: edgeboxd is not running (test)");
 	ASSERT_CONTAINS(man, "the last 2 audit rows");
 	snprintf(p, sizeof(p), "%s/edgebox-bundle/config.redacted.conf", d);
-	cfg = slurp(p);
+	cfg = test_read_file(p, NULL);
 	ASSERT(cfg);
 	ASSERT_CONTAINS(cfg, "api_key = <redacted>");
 	snprintf(p, sizeof(p), "%s/edgebox-bundle/audit.jsonl", d);
-	audit = slurp(p);
+	audit = test_read_file(p, NULL);
 	ASSERT(audit);
 	ASSERT_CONTAINS(audit, "\"state\":\"discovery\"");
 	snprintf(p, sizeof(p), "%s/edgebox-bundle/status.json", d);
 	ASSERT(access(p, F_OK) < 0);
 	snprintf(p, sizeof(p), "%s/raw.tar", d);
-	all = slurp_n(p, &n);
+	all = test_read_file(p, &n);
 	ASSERT(all);
 	ASSERT(n >= 512 * 8); /* 6 members (header + data) and the two end blocks */
 	ASSERT(!memmem(all, n, "TOPSECRET", 9));

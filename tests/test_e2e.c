@@ -26,7 +26,8 @@ static char dir[512], conf[600], logpath[600];
 
 /* ---- the daemon ----------------------------------------------------------- */
 
-static void write_config(void)
+/* extra: more lines, appended (later keys win). */
+static void write_config_extra(const char *extra)
 {
 	char cwd[256];
 	FILE *f;
@@ -49,7 +50,13 @@ static void write_config(void)
 		"[conversation]\nsilence_s = 60\n"
 		"[watchdog]\ndriver = soft\n",
 		dir, dir, cwd, cwd, cwd, cwd, cwd, cwd, dir, dir);
+	fputs(extra, f);
 	fclose(f);
+}
+
+static void write_config(void)
+{
+	write_config_extra("");
 }
 
 static pid_t start_daemon(void)
@@ -309,4 +316,62 @@ TEST(walk_in_six_turns_handoff_and_resume_after_sigkill)
 	kill(pid, SIGTERM);
 	ASSERT_EQ(wait_exit(pid, 5000), 0);
 	close(staff.fd);
+}
+
+/* Paths for a fresh test folder. */
+static void fresh(const char *name)
+{
+	snprintf(dir, sizeof(dir), "%s/%s", test_tmpdir(), name);
+	mkdir(dir, 0755);
+	snprintf(conf, sizeof(conf), "%s/e2e.conf", dir);
+	snprintf(logpath, sizeof(logpath), "%s/log", dir);
+}
+
+TEST(visitor_who_walks_away_gets_a_farewell_and_the_session_closes)
+{
+	struct client kiosk;
+	cJSON *m;
+	pid_t pid;
+
+	fresh("leave");
+	write_config(); /* the walk-in fixture at 8x: at the kiosk ~1.5 s, gone by ~5 s */
+	pid = start_daemon();
+	ASSERT_EQ(client_connect(&kiosk, "kiosk.sock"), 0);
+	m = until(&kiosk, "greeting", 15000, NULL, 0);
+	ASSERT_MSG(m, "no greeting; log:\n%s", slurp_log());
+	cJSON_Delete(m);
+	m = until(&kiosk, "farewell", 20000, NULL, 0);
+	ASSERT_MSG(m, "no farewell; log:\n%s", slurp_log());
+	cJSON_Delete(m);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM sessions WHERE closed_at IS NOT NULL"), 1);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM visits WHERE ended_at IS NOT NULL"), 1);
+	kill(pid, SIGTERM);
+	ASSERT_EQ(wait_exit(pid, 5000), 0);
+	close(kiosk.fd);
+}
+
+TEST(silence_ends_the_visit_with_a_farewell)
+{
+	struct client kiosk;
+	char text[4096] = "";
+	cJSON *m;
+	pid_t pid;
+
+	fresh("silence");
+	/* the app's beacon crawls in (never arrives); someone types instead */
+	write_config_extra("[ble]\nspeed = 0.01\n[conversation]\nsilence_s = 10\n");
+	pid = start_daemon();
+	ASSERT_EQ(client_connect(&kiosk, "kiosk.sock"), 0);
+	say(&kiosk, "hello, just looking");
+	m = until(&kiosk, "reply_end", 10000, text, sizeof(text));
+	ASSERT_MSG(m, "no reply; log:\n%s", slurp_log());
+	cJSON_Delete(m);
+	m = until(&kiosk, "farewell", 20000, NULL, 0);
+	ASSERT_MSG(m, "no farewell after 10 s of silence; log:\n%s", slurp_log());
+	ASSERT_CONTAINS(cJSON_GetObjectItem(m, "text")->valuestring, "let you be");
+	cJSON_Delete(m);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM sessions WHERE closed_at IS NOT NULL"), 1);
+	kill(pid, SIGTERM);
+	ASSERT_EQ(wait_exit(pid, 5000), 0);
+	close(kiosk.fd);
 }

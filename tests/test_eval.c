@@ -30,25 +30,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (buf) {
-		n = (long)fread(buf, 1, (size_t)n, f);
-		buf[n] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
 
 static void spit(const char *path, const char *text)
 {
@@ -114,8 +95,8 @@ static int cli(char **out, char **errout, const char *first, ...)
 	close(se);
 	close(fo);
 	close(fe);
-	*out = slurp(tmp_path("cli.out"));
-	*errout = slurp(tmp_path("cli.err"));
+	*out = test_read_file(tmp_path("cli.out"), NULL);
+	*errout = test_read_file(tmp_path("cli.err"), NULL);
 	return rc;
 }
 
@@ -299,7 +280,7 @@ TEST(reply_checks_on_the_offline_responder)
 	rc = cli(&out, &err, "--scenarios", dir, "--quiet", "--json", tmp_path("replies.json"),
 		 NULL);
 	ASSERT_MSG(rc == 0, "exit %d: %s %s", rc, out, err); /* reply checks never gate */
-	json = slurp(tmp_path("replies.json"));
+	json = test_read_file(tmp_path("replies.json"), NULL);
 	root = cJSON_Parse(json);
 	ASSERT(root);
 	turns = cJSON_GetObjectItem(
@@ -606,7 +587,7 @@ TEST(json_output_parses)
 		     tmp_path("out/results.json"), NULL);
 
 	ASSERT_EQ(rc, 0);
-	json = slurp(tmp_path("out/results.json")); /* the folder was created */
+	json = test_read_file(tmp_path("out/results.json"), NULL); /* the folder was created */
 	ASSERT(json);
 	root = cJSON_Parse(json);
 	ASSERT_MSG(root, "not JSON: %.200s", json);
@@ -659,7 +640,7 @@ TEST(deterministic_only_skips_reply_checks)
 		     "--json", tmp_path("det.json"), NULL);
 
 	ASSERT_EQ(rc, 0);
-	json = slurp(tmp_path("det.json"));
+	json = test_read_file(tmp_path("det.json"), NULL);
 	ASSERT(json && !strstr(json, "\"kind\":\t\"reply\""));
 	ASSERT_CONTAINS(json, "\"kind\":\t\"deterministic\"");
 	root = cJSON_Parse(json);
@@ -678,7 +659,7 @@ TEST(reports_markdown_and_html)
 		     tmp_path("report.md"), NULL);
 
 	ASSERT_EQ(rc, 1);
-	md = slurp(tmp_path("report.md"));
+	md = test_read_file(tmp_path("report.md"), NULL);
 	ASSERT(md);
 	ASSERT_CONTAINS(md, "# edgebox sales evals");
 	ASSERT_CONTAINS(md, "Command: edgebox-eval --scenarios " FIX "/wrong");
@@ -697,7 +678,7 @@ TEST(reports_markdown_and_html)
 	rc = cli(&out, &err, "--scenarios", FIX "/ok", "--quiet", "--report",
 		 tmp_path("report.html"), NULL);
 	ASSERT_EQ(rc, 0);
-	html = slurp(tmp_path("report.html"));
+	html = test_read_file(tmp_path("report.html"), NULL);
 	ASSERT(html);
 	ASSERT_CONTAINS(html, "<!DOCTYPE html>");
 	ASSERT_CONTAINS(html, "<table><tr><th>suite</th>");
@@ -719,7 +700,7 @@ TEST(repeat_runs_each_scenario_n_times)
 	ASSERT_CONTAINS(out, "FAIL wrong.guard-miss (wrong) run 2/3");
 	ASSERT_CONTAINS(out, "scenario 'wrong.guard-miss' turn 1 (run 3/3): expect.escalated");
 	ASSERT_STREQ(last_line(out), "evals: 3 passed, 9 failed");
-	md = slurp(tmp_path("rep.md"));
+	md = test_read_file(tmp_path("rep.md"), NULL);
 	ASSERT_CONTAINS(md, "## Failures across runs");
 	ASSERT_CONTAINS(md, "| wrong.guard-miss | wrong | 0 of 3 | systematic |");
 	free(md);
@@ -764,7 +745,7 @@ TEST(usage_errors_exit_2)
 /* The reply of scenario i's first turn in a JSON results file. */
 static char *first_reply(const char *path, int i)
 {
-	char *json = slurp(path), *r = NULL;
+	char *json = test_read_file(path, NULL), *r = NULL;
 	cJSON *root = json ? cJSON_Parse(json) : NULL;
 	cJSON *sc = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "scenarios"), i);
 	cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(sc, "runs"), 0);
@@ -979,7 +960,7 @@ TEST(tuner_offline_finds_no_change_and_keeps_nothing)
 	}
 	ASSERT(!eval_tune_improved(t));
 	ASSERT(!eval_tune_applied(t)); /* --apply with nothing kept writes nothing */
-	after = slurp(tmp_path("base/skills/tuned.md"));
+	after = test_read_file(tmp_path("base/skills/tuned.md"), NULL);
 	ASSERT_STREQ(after, "# Tuned\nAsk the customer one question about their household.\n"
 			    "Talk about the weather at length.\n");
 	ASSERT_EQ(scratch_left(), 0);
@@ -987,7 +968,7 @@ TEST(tuner_offline_finds_no_change_and_keeps_nothing)
 					 sizeof(err)),
 		  0);
 	free(after);
-	after = slurp(tmp_path("tune.md"));
+	after = test_read_file(tmp_path("tune.md"), NULL);
 	ASSERT_CONTAINS(after, "# edgebox skill tuning: tuned");
 	ASSERT_CONTAINS(after, "Note: the offline responder does not read skill text");
 	ASSERT_CONTAINS(after, "| 1 | 1 | drop line 2: ");
@@ -1109,7 +1090,7 @@ static int llm_start(char *url, size_t len)
  * string "field=pass|fail:got; ..." */
 static char *checks_of(const char *path, int turn)
 {
-	char *json = slurp(path), *out = calloc(1, 8192);
+	char *json = test_read_file(path, NULL), *out = calloc(1, 8192);
 	cJSON *root = json ? cJSON_Parse(json) : NULL, *c;
 	cJSON *sc = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "scenarios"), 0);
 	cJSON *run = cJSON_GetArrayItem(cJSON_GetObjectItem(sc, "runs"), 0);
@@ -1278,7 +1259,7 @@ TEST(tuner_with_a_model_keeps_an_improvement)
 		     "# Tuned\nAsk the customer one question about their household.\n");
 	/* without --apply the skill file is untouched */
 	ASSERT(!eval_tune_applied(t));
-	after = slurp(tmp_path("base/skills/tuned.md"));
+	after = test_read_file(tmp_path("base/skills/tuned.md"), NULL);
 	ASSERT_CONTAINS(after, "weather");
 	free(after);
 	ASSERT_EQ(scratch_left(), 0);
@@ -1287,7 +1268,7 @@ TEST(tuner_with_a_model_keeps_an_improvement)
 	/* with --apply it is rewritten */
 	ASSERT_MSG(tune_with(url, false, true, NULL, &t, err, sizeof(err)) == 0, "%s", err);
 	ASSERT(eval_tune_applied(t));
-	after = slurp(tmp_path("base/skills/tuned.md"));
+	after = test_read_file(tmp_path("base/skills/tuned.md"), NULL);
 	ASSERT_STREQ(after, "# Tuned\nAsk the customer one question about their household.\n");
 	free(after);
 	eval_tune_free(t);
@@ -1381,7 +1362,7 @@ TEST(tune_from_the_command_line)
 	ASSERT_CONTAINS(out, "-> dropped: no change");
 	ASSERT_STREQ(last_line(out),
 		     "tune tuned: 2 variants tried, nothing kept; skills/ untouched");
-	md = slurp(tmp_path("cli-tune.md"));
+	md = test_read_file(tmp_path("cli-tune.md"), NULL);
 	ASSERT_CONTAINS(md, "## Variants tried");
 	free(md);
 	free(out);

@@ -27,30 +27,6 @@
 
 /* ---- files ---------------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *ret_len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = '\0';
-		if (ret_len)
-			*ret_len = (size_t)n;
-	}
-	return buf;
-}
 
 static int spit(const char *path, const void *data, size_t len)
 {
@@ -86,7 +62,7 @@ static int make_payload(const char *path, size_t len, uint32_t seed)
 static bool same_file(const char *a, const char *b)
 {
 	size_t la, lb;
-	char *da = slurp(a, &la), *db = slurp(b, &lb);
+	char *da = test_read_file(a, &la), *db = test_read_file(b, &lb);
 	bool same = da && db && la == lb && memcmp(da, db, la) == 0;
 
 	free(da);
@@ -220,7 +196,7 @@ static void snap_take(const struct box *b, struct snap *s)
 	const char *paths[3] = {b->p.slot_path[0], b->p.slot_path[1], b->p.state_path};
 
 	for (int i = 0; i < 3; i++)
-		s->data[i] = slurp(paths[i], &s->len[i]);
+		s->data[i] = test_read_file(paths[i], &s->len[i]);
 }
 
 /* Which file differs, or NULL when all are byte-identical (or all absent). */
@@ -230,7 +206,7 @@ static const char *snap_diff(const struct box *b, const struct snap *s)
 
 	for (int i = 0; i < 3; i++) {
 		size_t len = 0;
-		char *now = slurp(paths[i], &len);
+		char *now = test_read_file(paths[i], &len);
 		bool same = (!now && !s->data[i]) || (now && s->data[i] && len == s->len[i] &&
 						      !memcmp(now, s->data[i], len));
 
@@ -254,7 +230,7 @@ static int craft(const struct box *b, const char *out, uint16_t format, const ch
 {
 	uint8_t sk[crypto_sign_SECRETKEYBYTES], sig[64], *msg;
 	size_t mlen = strlen(manifest), n;
-	char *text = slurp(b->sk, &n), *nl;
+	char *text = test_read_file(b->sk, &n), *nl;
 	FILE *f;
 	int rc = -1;
 
@@ -319,7 +295,7 @@ TEST(keygen_writes_a_private_secret_and_never_overwrites)
 	ASSERT_EQ(st.st_mode & 0777, 0600);
 	ASSERT_EQ(stat(pub, &st), 0);
 	ASSERT_EQ(st.st_mode & 0777, 0644);
-	text = slurp(pub, &n);
+	text = test_read_file(pub, &n);
 	ASSERT(text);
 	ASSERT_EQ(n, 65); /* 64 hex digits and a newline */
 	free(text);
@@ -354,7 +330,7 @@ TEST(secret_key_readable_by_others_or_damaged_is_refused)
 	ASSERT_EQ(chmod(b.sk, 0600), 0);
 
 	/* One hex digit changed: the public half no longer matches. */
-	text = slurp(b.sk, &n);
+	text = test_read_file(b.sk, &n);
 	ASSERT(text);
 	text[n - 2] = text[n - 2] == '0' ? '1' : '0';
 	ASSERT_EQ(spit(b.sk, text, n), 0);
@@ -582,7 +558,7 @@ TEST(bundle_layout_is_as_documented)
 
 	ASSERT_EQ(box_init(&b, "layout"), 0);
 	ASSERT_EQ(bundle_ex(&b, "b.ebx", "1.4.0-rc.1", 300000, 3, NULL, "1.0.0", NULL), 0);
-	f = (uint8_t *)slurp(box_path(&b, "b.ebx"), &n);
+	f = (uint8_t *)test_read_file(box_path(&b, "b.ebx"), &n);
 	ASSERT(f);
 	ASSERT(memcmp(f, "EBXUPD01", 8) == 0);
 	ASSERT_EQ(f[8] | f[9] << 8, 1);	   /* format */
@@ -716,7 +692,7 @@ TEST(good_bundle_installs_into_the_inactive_slot_and_switches)
 	ASSERT_EQ(st.slot[1].size, 3 * MIB + 12345);
 	ASSERT_STREQ(st.slot[1].error, "");
 	ASSERT(st.slot[1].installed > 0);
-	img = slurp(image_of(&b, "v110.ebx"), &n);
+	img = test_read_file(image_of(&b, "v110.ebx"), &n);
 	crypto_hash_sha256(h, (uint8_t *)img, n);
 	free(img);
 	ASSERT(memcmp(st.slot[1].sha256, h, 32) == 0);
@@ -788,7 +764,7 @@ static int variant(struct box *b, const char *src, const char *dst, long len, lo
 		   bool trailing)
 {
 	size_t n;
-	char *d = slurp(box_path(b, src), &n);
+	char *d = test_read_file(box_path(b, src), &n);
 	int rc;
 
 	if (!d)
@@ -816,7 +792,7 @@ TEST(bad_bundles_are_refused_with_a_reason_and_nothing_written)
 
 	ASSERT_EQ(box_init(&b, "refuse"), 0);
 	ASSERT_EQ(bundle(&b, "good.ebx", "1.1.0", 2 * MIB + 7), 0);
-	f = (uint8_t *)slurp(box_path(&b, "good.ebx"), &n);
+	f = (uint8_t *)test_read_file(box_path(&b, "good.ebx"), &n);
 	ASSERT(f);
 	mlen = le32(f + 12);
 	free(f);
@@ -1355,7 +1331,7 @@ TEST(a_cancelled_install_leaves_the_old_slot_active)
 static int state_edit(const struct box *b, const char *from, const char *to, bool fix_crc)
 {
 	size_t n;
-	char *text = slurp(b->p.state_path, &n), *at, *crc, out[UPDATE_STATE_MAX + 256];
+	char *text = test_read_file(b->p.state_path, &n), *at, *crc, out[UPDATE_STATE_MAX + 256];
 	int len;
 
 	if (!text || !(at = strstr(text, from))) {
@@ -1414,7 +1390,7 @@ TEST(a_damaged_state_file_is_refused_with_where_and_how_to_fix)
 	ASSERT_EQ(box_init(&b, "damaged"), 0);
 	ASSERT_EQ(bundle(&b, "v110.ebx", "1.1.0", 1000), 0);
 	ASSERT_EQ(update_install(b.u, box_path(&b, "v110.ebx"), 0, NULL, NULL, NULL, &ue), 1);
-	text = slurp(b.p.state_path, &n);
+	text = test_read_file(b.p.state_path, &n);
 	ASSERT(text && n < sizeof(good));
 	memcpy(good, text, n);
 	free(text);
@@ -1560,8 +1536,8 @@ static int run(const char *args, char **out, char **err)
 	snprintf(e, sizeof(e), "%s/err", test_tmpdir());
 	snprintf(cmd, sizeof(cmd), "%s %s >%s 2>%s </dev/null", ctl, args, o, e);
 	st = system(cmd);
-	*out = slurp(o, NULL);
-	*err = slurp(e, NULL);
+	*out = test_read_file(o, NULL);
+	*err = test_read_file(e, NULL);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
