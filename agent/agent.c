@@ -66,8 +66,6 @@ struct agent_session {
 	struct agent_turn_report *rep;
 	char card[AGENT_ID_MAX];
 	bool reply_started;
-	char streamed[AGENT_REPLY_MAX];
-	size_t streamed_len;
 };
 
 static int fail(char *err, size_t len, int rc, const char *fmt, ...)
@@ -866,10 +864,6 @@ static void llm_token(void *ctx, const char *utf8)
 		s->reply_started = true;
 	}
 	to_kiosk(s, buf, display_msg_token(buf, sizeof(buf), 0, (uint32_t)s->turn, utf8, n));
-	if (s->streamed_len + n < sizeof(s->streamed)) {
-		memcpy(s->streamed + s->streamed_len, utf8, n + 1);
-		s->streamed_len += n;
-	}
 }
 
 static int llm_tool(void *ctx, const char *id, const char *name, const char *args,
@@ -921,8 +915,6 @@ static int llm_turn(struct agent_session *s, const char *text, const char *syste
 		free(tools_json);
 		return -ENOMEM;
 	}
-	s->streamed_len = 0;
-	s->streamed[0] = '\0';
 	rc = llm_chat(s->a->llm, messages, tools_json, &cb, s, res);
 	free(messages);
 	free(tools_json);

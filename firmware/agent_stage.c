@@ -32,7 +32,6 @@ struct agent_stage {
 	struct agent_session *session;
 	int64_t session_id, visit_id, customer_id;
 	uint64_t last_word_ns;         /* the customer's last word (or the greeting) */
-	bool in_turn;
 	bool cancel_turn;
 	/* inputs read while a turn ran, handled after it */
 	struct event backlog[BACKLOG_MAX];
@@ -314,10 +313,8 @@ static void run_turn(struct agent_stage *s, const char *text)
 		free(rep);
 		return;
 	}
-	s->in_turn = true;
 	s->cancel_turn = false;
 	rc = agent_session_turn(s->session, text, strlen(text), rep);
-	s->in_turn = false;
 	if (rc == -ECANCELED)
 		log_info("conversation", "turn %d cancelled", rep->turn);
 	else if (rc < 0)

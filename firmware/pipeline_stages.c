@@ -406,7 +406,6 @@ static int face_step(void *ctx, struct stage *st, char *err, size_t len)
 			ring_release(s->in);
 			return rc;
 		}
-		s->last_face_ns = f.ts_ns;
 	}
 	ring_release(s->in);
 	stage_item_done(st, f.ts_ns, hal_now_ns());

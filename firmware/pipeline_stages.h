@@ -80,7 +80,6 @@ struct face_stage {
 	struct face_dlib *dlib;         /* the models; init fails without them (make deps) */
 	struct face_match *gallery;
 	struct face_track *tracker;
-	uint64_t last_face_ns;          /* last frame the tracker saw */
 	uint64_t gallery_ns;            /* when the gallery was last read from the store */
 	struct face_track_event pending[8]; /* tracker events waiting for the event ring */
 	size_t npending;
