@@ -88,12 +88,14 @@ run: deps $(BINS)
 	sh firmware/run-sim.sh $(BUILD)
 
 test: deps
+	@sh tests/find-faces.sh
 	@$(MAKE) --no-print-directory all
 	@sh tests/run.sh $(BUILD)/tests
 
 check: test
 
 asan: deps
+	@sh tests/find-faces.sh
 	@# clang: gcc 12's ASan aborts when a cancelled thread unwinds (the supervisor
 	@# cancels stalled stages); clang 14's runtime handles it.
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" CC=clang CXX=clang++ \
@@ -104,6 +106,7 @@ asan: deps
 		EDGEBOX_BIN=build-asan/bin sh tests/run.sh build-asan/tests
 
 bench: deps
+	@sh tests/find-faces.sh
 	@$(MAKE) --no-print-directory all
 	@sh tests/bench/run.sh $(BUILD)
 

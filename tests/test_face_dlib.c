@@ -1,6 +1,6 @@
 /*
  * test_face_dlib — dlib through the project's own code path, on real photos
- * (../shared/data/faces, the dlib example images; missing data FAILS):
+ * (tests/data/faces, linked by tests/find-faces.sh to the shared the dlib example images; missing data FAILS):
  *   identity:  every same-person pair of johns/ below 0.6, every
  *              different-person pair above it (image_load -> face_dlib_detect
  *              -> face_dlib_embed -> face_match_distance);
@@ -33,7 +33,7 @@
 #include "hal/image.h"
 #include "test.h"
 
-#define DATA "../shared/data/faces"
+#define DATA "tests/data/faces"
 #define MODELS "models"
 #define JOHNS_MAX 64
 #define LABELS_MAX 256
@@ -47,7 +47,7 @@ static bool have_data(void)
 		return true;
 	test_fail(__FILE__, __LINE__,
 		  "test data missing: %s (run the tests from the repository root; the dlib "
-		  "example photos belong in /work/shared/data/faces)",
+		  "example photos: tests/find-faces.sh links them; set EDGEBOX_FACES)",
 		  DATA);
 	return false;
 }

@@ -16,7 +16,7 @@
 #include "firmware/store.h"
 #include "hal/image.h"
 
-#define FACES "../shared/data/faces/johns"
+#define FACES "tests/data/faces/johns"
 
 static char conf[600], db[600], out[600];
 
@@ -148,7 +148,7 @@ TEST(no_consent_no_face_no_enrolment)
 	ASSERT_CONTAINS(output(), "consent");
 	ASSERT_EQ(ctl("enroll --name Bob --image " FACES "/John_Savage/000264_01099001.jpg --consent staff"), 2);
 	ASSERT_CONTAINS(output(), "--by");
-	ASSERT_EQ(ctl("enroll --name Dogs --image ../shared/data/faces/scenes/dogs.jpg --consent kiosk"), 1);
+	ASSERT_EQ(ctl("enroll --name Dogs --image tests/data/faces/scenes/dogs.jpg --consent kiosk"), 1);
 	ASSERT_CONTAINS(output(), "no face");
 	ASSERT_EQ(rows("SELECT count(*) FROM customers WHERE display_name = 'Dogs'"), 0);
 	ASSERT_EQ(ctl("enroll --name X --image /nonexistent.jpg --consent kiosk"), 1);

@@ -1,6 +1,6 @@
 /*
  * bench_face — the face path against dlib used plainly, in the same run, on
- * the same pixels (../shared/data/faces, the dlib example photos):
+ * the same pixels (tests/data/faces, linked by tests/find-faces.sh to the shared the dlib example photos):
  *
  *  1. face_embed_per_face: time per face for detect + landmarks + embedding.
  *     Ours: face_dlib_detect, then face_dlib_embed on each face. Reference:
@@ -44,7 +44,7 @@
 #include "agent/face_track.h"
 #include "hal/image.h"
 
-#define DATA "../shared/data/faces"
+#define DATA "tests/data/faces"
 #define MAX_REPEATS 9
 #define STREAM_FRAMES 30
 #define STREAM_W 640
@@ -99,7 +99,7 @@ static void load(const char *rel, struct camera_frame *f)
 	if (!f->data)
 		fail("%s", "out of memory");
 	if (image_load(path, f, err, sizeof(err)) < 0)
-		fail("%s (the face data belongs in ../shared/data/faces)", err);
+		fail("%s (tests/data/faces: run tests/find-faces.sh or set EDGEBOX_FACES)", err);
 }
 
 static void print_bench(const char *name, double ours, double ref, const char *unit, double ratio,
