@@ -736,6 +736,18 @@ static void report_skills(struct agent_session *s, const struct skills_selection
 			 skills_id(s->a->skills, sel->idx[i]));
 }
 
+/*
+ * The prompt may leave optional skills out (the state's share of the full
+ * prompt, the line budget): what the model reads is what the turn selected.
+ */
+static void kept_skills(struct skills_selection *sel, const struct prompt_report *prep)
+{
+	for (unsigned i = 0; i < prep->n_dropped && sel->n_dropped < SKILLS_MAX; i++)
+		sel->dropped[sel->n_dropped++] = prep->dropped[i];
+	sel->n = prep->n_skills;
+	memcpy(sel->idx, prep->skills, prep->n_skills);
+}
+
 /* The guard said no: hand over (or refuse politely) without any model. */
 static void guard_turn(struct agent_session *s, const struct scope_verdict *v)
 {
@@ -756,7 +768,7 @@ static void guard_turn(struct agent_session *s, const struct scope_verdict *v)
 		 v->category_name ? v->category_name : "");
 	snprintf(rep->rule, sizeof(rep->rule), "%s", v->rule_id ? v->rule_id : "");
 	/* what an LLM would read if it were asked: only service recovery */
-	if (skills_select(s->a->skills, 0, SKILLS_SELECT_SERVICE_RECOVERY, &sel) >= 0)
+	if (skills_select(s->a->skills, s->state, 0, SKILLS_SELECT_SERVICE_RECOVERY, &sel) >= 0)
 		report_skills(s, &sel);
 	to_kiosk(s, buf, display_msg_handoff(buf, sizeof(buf), 0, rep->category, rep->reply));
 	to_staff(s, buf,
@@ -1045,9 +1057,8 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 	observe_archetype(s, &rep->evidence, &service_recovery);
 	if (s->state == AGENT_STATE_HANDED_OVER)
 		service_recovery = true;
-	skills_select(s->a->skills, rep->signals,
+	skills_select(s->a->skills, s->state, rep->signals,
 		      service_recovery ? SKILLS_SELECT_SERVICE_RECOVERY : 0, &sel);
-	report_skills(s, &sel);
 	if (rep->archetype[0]) {
 		int i = archetype_find(s->a->archetypes, rep->archetype);
 
@@ -1061,7 +1072,9 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 	if (prompt_assemble(s->prompt, &sel, NULL, 0, &pctx, &prep) == 0) {
 		rep->prompt_lines = prep.lines;
 		rep->prompt_tokens = prep.tokens;
+		kept_skills(&sel, &prep);
 	}
+	report_skills(s, &sel);
 
 	if (plan_only)
 		goto done;

@@ -287,12 +287,28 @@ static int check_args(const struct prompt *p, const struct prompt_tool_result *k
 	return total > PROMPT_MAX_KNOWLEDGE_BYTES ? -E2BIG : 0;
 }
 
+/*
+ * The lines a turn at share percent of the full prompt may use: the full
+ * prompt is this one with every skill loaded (same knowledge, same context).
+ */
+static unsigned share_lines(const struct prompt *p, unsigned share, unsigned know,
+			    unsigned context)
+{
+	unsigned full = 1 + know + context;
+
+	if (share >= 100)
+		return ~0u;
+	for (size_t i = 0; i < skills_count(p->skills); i++)
+		full += p->skill_lines[i];
+	return full * share / 100;
+}
+
 static int assemble(struct prompt *p, const uint8_t *idx, unsigned n, unsigned min_skills,
-		    bool budgeted, const struct prompt_tool_result *k, size_t nk,
+		    bool budgeted, unsigned share, const struct prompt_tool_result *k, size_t nk,
 		    const struct prompt_context *ctx, struct prompt_report *rep)
 {
 	uint8_t keep[SKILLS_MAX];
-	unsigned nkeep = n, instincts = 1, know, context;
+	unsigned nkeep = n, instincts = 1, know, context, cap;
 	struct out o = {.buf = p->buf, .cap = PROMPT_MAX_BYTES};
 	size_t static_bytes;
 	int rc;
@@ -313,8 +329,17 @@ static int assemble(struct prompt *p, const uint8_t *idx, unsigned n, unsigned m
 	know = knowledge_lines(k, nk);
 	context = prompt_count_lines(p->ctx, p->ctx_len);
 
-	/* Over budget: optional skills go first, the lowest priority (then latest) first. */
-	while (budgeted && instincts + know + context > p->max_lines && nkeep > min_skills) {
+	/*
+	 * Over budget (the hard max_lines, or the state's share of the full
+	 * prompt): optional skills go first, the lowest priority (then latest)
+	 * first, never below min_skills.
+	 */
+	cap = share_lines(p, share, know, context);
+	if (cap > p->max_lines)
+		cap = p->max_lines;
+	if (rep && budgeted)
+		rep->budget_lines = cap;
+	while (budgeted && instincts + know + context > cap && nkeep > min_skills) {
 		int victim = -1;
 
 		for (unsigned i = 0; i < nkeep; i++) {
@@ -381,7 +406,8 @@ int prompt_assemble(struct prompt *p, const struct skills_selection *sel,
 	min = skills_min(p->skills);
 	if (sel->n < min)
 		min = sel->n; /* the service-recovery path: its own set, nothing to drop */
-	return assemble(p, sel->idx, sel->n, min, true, k, nk, ctx, rep);
+	return assemble(p, sel->idx, sel->n, min, true, sel->service_recovery ? 100 : sel->share,
+			k, nk, ctx, rep);
 }
 
 int prompt_assemble_full(struct prompt *p, const struct prompt_tool_result *k, size_t nk,
@@ -395,5 +421,5 @@ int prompt_assemble_full(struct prompt *p, const struct prompt_tool_result *k, s
 	n = skills_count(p->skills);
 	for (size_t i = 0; i < n; i++)
 		all[i] = (uint8_t)i;
-	return assemble(p, all, (unsigned)n, (unsigned)n, false, k, nk, ctx, rep);
+	return assemble(p, all, (unsigned)n, (unsigned)n, false, 100, k, nk, ctx, rep);
 }

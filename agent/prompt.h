@@ -17,6 +17,9 @@
  * its size. Over budget, optional skills go first (lowest priority first,
  * never core, never below the manifest's min), then knowledge is cut from the
  * end with a marker line saying how much was left out; both are reported.
+ * A turn is also held to its state's share of the full prompt (the manifest's
+ * [budget], carried in the selection): optional skills go, in the same order,
+ * until it fits or only min are left; knowledge is never cut for the share.
  * Tokens are estimated as ceil(bytes / 4), the usual ratio for English text
  * with the BPE tokenizers of Llama/Qwen-class models (docs/skills-and-signals.md).
  *
@@ -59,6 +62,7 @@ struct prompt_report {
 	unsigned n_skills;
 	uint8_t skills[SKILLS_MAX]; /* the skills in the prompt, in order */
 	unsigned n_dropped;	    /* optional skills dropped for the budget */
+	unsigned budget_lines;	    /* this turn's budget: max_lines or the state's share */
 	uint8_t dropped[SKILLS_MAX];
 	unsigned knowledge_cut_lines; /* knowledge budget lines left out */
 	unsigned tool_results_cut;    /* tool results left out or shortened */

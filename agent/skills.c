@@ -1,5 +1,6 @@
 #include "agent/skills.h"
 #include "agent/signals.h"
+#include "agent/state.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,6 +30,7 @@ struct skills {
 	uint32_t core, no_signal, recovery;
 	uint32_t adds[SIGNAL_COUNT];
 	uint32_t triggers; /* SIGNAL_BIT()s that take the service-recovery path */
+	uint8_t share[AGENT_STATE_COUNT]; /* [budget]: percent of the full prompt */
 };
 
 static int fail(struct skills_error *err, int rc, const char *fmt, ...)
@@ -98,6 +100,11 @@ unsigned skills_min(const struct skills *s)
 unsigned skills_max(const struct skills *s)
 {
 	return s ? s->max : 0;
+}
+
+unsigned skills_share(const struct skills *s, enum agent_state st)
+{
+	return s && (unsigned)st < AGENT_STATE_COUNT ? s->share[st] : 100;
 }
 
 int skills_find(const struct skills *s, const char *id)
@@ -481,6 +488,45 @@ static int load_limits(struct skills *s, const char *name, const struct entry *e
 	return 0;
 }
 
+/* [budget]: state = percent of the full prompt a turn in that state may read. */
+static int load_budget(struct skills *s, const char *name, const struct entry *e, size_t ne,
+		       struct skills_error *err)
+{
+	int seen[AGENT_STATE_COUNT] = {0};
+
+	for (int st = 0; st < AGENT_STATE_COUNT; st++)
+		s->share[st] = 100;
+	for (size_t k = 0; k < ne; k++) {
+		enum agent_state st;
+		char *end;
+		long v;
+
+		if (strcmp(e[k].section, "budget") != 0)
+			continue;
+		if (agent_state_from_name(e[k].key, &st) < 0)
+			return fail(err, -EINVAL,
+				    "%s:%d: [budget] %s: unknown state; the states are idle, "
+				    "approaching, greeting, discovery, presenting, objection, closing, "
+				    "handed_over, farewell",
+				    name, e[k].line, e[k].key);
+		if (seen[st])
+			return fail(err, -EINVAL,
+				    "%s:%d: [budget] %s is set twice (first on line %d); keep one",
+				    name, e[k].line, e[k].key, seen[st]);
+		v = strtol(e[k].value, &end, 10);
+		if (*end == '%')
+			end++;
+		if (end == e[k].value || *end || v < 1 || v > 100)
+			return fail(err, -EINVAL,
+				    "%s:%d: [budget] %s: expected a share of the full prompt from 1%% "
+				    "to 100%%, got '%s'",
+				    name, e[k].line, e[k].key, e[k].value);
+		seen[st] = e[k].line;
+		s->share[st] = (uint8_t)v;
+	}
+	return 0;
+}
+
 static int load_rules(struct skills *s, const char *name, const struct entry *e, size_t ne,
 		      int *signal_line, struct skills_error *err)
 {
@@ -490,7 +536,8 @@ static int load_rules(struct skills *s, const char *name, const struct entry *e,
 		const char *sec = e[k].section;
 		uint32_t bit;
 
-		if (strcmp(sec, "skills") == 0 || strcmp(sec, "limits") == 0)
+		if (strcmp(sec, "skills") == 0 || strcmp(sec, "limits") == 0 ||
+		    strcmp(sec, "budget") == 0)
 			continue;
 		if (strcmp(sec, "no_signal") == 0) {
 			if (strcmp(e[k].key, "add") != 0)
@@ -549,8 +596,8 @@ static int load_rules(struct skills *s, const char *name, const struct entry *e,
 					    name, e[k].line, e[k].key);
 		} else
 			return fail(err, -EINVAL,
-				    "%s:%d: unknown section [%s]; expected [limits], [skills], "
-				    "[no_signal], [signal.<name>] or [service_recovery]",
+				    "%s:%d: unknown section [%s]; expected [limits], [budget], "
+				    "[skills], [no_signal], [signal.<name>] or [service_recovery]",
 				    name, e[k].line, sec);
 	}
 	return 0;
@@ -659,6 +706,9 @@ int skills_load(const char *manifest_path, struct skills **ret, struct skills_er
 	rc = load_limits(s, manifest_path, e, ne, err);
 	if (rc < 0)
 		goto free_all;
+	rc = load_budget(s, manifest_path, e, ne, err);
+	if (rc < 0)
+		goto free_all;
 	rc = load_skills_section(s, manifest_path, dir, e, ne, err);
 	if (rc < 0)
 		goto free_all;
@@ -679,8 +729,8 @@ free_all:
 
 /* ---- selection -------------------------------------------------------------- */
 
-int skills_select(const struct skills *s, uint32_t signal_mask, unsigned flags,
-		  struct skills_selection *ret)
+int skills_select(const struct skills *s, enum agent_state state, uint32_t signal_mask,
+		  unsigned flags, struct skills_selection *ret)
 {
 	uint32_t set = 0;
 
@@ -689,10 +739,12 @@ int skills_select(const struct skills *s, uint32_t signal_mask, unsigned flags,
 	memset(ret, 0, sizeof(*ret));
 	if (!s || (signal_mask >> SIGNAL_COUNT) || (flags & ~SKILLS_SELECT_SERVICE_RECOVERY))
 		return -EINVAL;
+	ret->share = 100;
 	if ((signal_mask & s->triggers) || (flags & SKILLS_SELECT_SERVICE_RECOVERY)) {
 		set = s->recovery;
 		ret->service_recovery = true;
 	} else {
+		ret->share = skills_share(s, state);
 		set = s->core;
 		if (!signal_mask)
 			set |= s->no_signal;

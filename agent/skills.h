@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/state.h"
+
 #define SKILLS_MAX 32		   /* skills in one manifest */
 #define SKILLS_MAX_ID 32	   /* bytes in an id, [a-z0-9_] */
 #define SKILLS_MAX_FILE_BYTES 8192 /* one skill file */
@@ -63,6 +65,12 @@ int skills_find(const struct skills *s, const char *id);
 /* [limits] min and max. */
 unsigned skills_min(const struct skills *s);
 unsigned skills_max(const struct skills *s);
+/*
+ * [budget]: the share (percent) of the full prompt, every skill loaded, that
+ * a turn may read when the message arrives in state st; 100 when the manifest
+ * sets none for st.
+ */
+unsigned skills_share(const struct skills *s, enum agent_state st);
 
 /* The archetype is in the service-recovery tier: load only that set. */
 #define SKILLS_SELECT_SERVICE_RECOVERY 0x1u
@@ -71,20 +79,22 @@ struct skills_selection {
 	unsigned n;
 	uint8_t idx[SKILLS_MAX]; /* ascending: the global order */
 	bool service_recovery;	 /* the exclusive path was taken */
+	unsigned share;		 /* [budget] of the state: percent of the full prompt */
 	unsigned n_dropped;	 /* optional skills left out to stay within max */
 	uint8_t dropped[SKILLS_MAX];
 };
 
 /*
  * Picks this turn's skills from a signal mask (SIGNAL_BIT(...) of
- * agent/signals.h) and flags. A complaint, or SKILLS_SELECT_SERVICE_RECOVERY,
+ * agent/signals.h) and flags, for a message arriving in state (which sets
+ * ret->share; agent/prompt drops optional skills to meet it). A complaint, or SKILLS_SELECT_SERVICE_RECOVERY,
  * selects exactly the service-recovery set. Otherwise: core, plus what each
  * raised signal adds (or the no-signal set), and when that is more than max,
  * the optional skills with the lowest priority (then the latest in the
  * order) are dropped and listed. Returns the count, or -EINVAL.
  */
-int skills_select(const struct skills *s, uint32_t signal_mask, unsigned flags,
-		  struct skills_selection *ret);
+int skills_select(const struct skills *s, enum agent_state state, uint32_t signal_mask,
+		  unsigned flags, struct skills_selection *ret);
 
 /* Is skill i in the selection? */
 bool skills_selected(const struct skills_selection *sel, size_t i);

@@ -295,3 +295,33 @@ TEST(leaving_mid_tool_call_cancels_without_running_it)
 	seen = NULL;
 }
 
+
+static bool reported(const struct agent_turn_report *r, const char *id)
+{
+	for (unsigned i = 0; i < r->n_skills; i++)
+		if (strcmp(r->skills[i], id) == 0)
+			return true;
+	return false;
+}
+
+TEST(a_turn_reports_the_skills_its_prompt_kept_within_the_share)
+{
+	struct agent_session *s = session();
+	static struct agent_turn_report r;
+
+	ASSERT(s);
+	/* Before any product is in view: at most 55% of the full prompt. */
+	ASSERT_EQ(turn(s, "I'm locked in with Crestel, are you cheaper than them?", &r), 0);
+	ASSERT(r.signals & SIGNAL_BIT(SIGNAL_OBJECTION));
+	ASSERT(r.signals & SIGNAL_BIT(SIGNAL_COMPARISON));
+	ASSERT_EQ(r.state_before, AGENT_STATE_GREETING);
+	ASSERT_MSG(r.prompt_lines * 100 <= r.full_prompt_lines * 55, "%u of %u lines",
+		   r.prompt_lines, r.full_prompt_lines);
+	/* What was left out is not reported as read; what the words ask for is. */
+	ASSERT(reported(&r, "objection_handling"));
+	ASSERT(reported(&r, "competitive_response"));
+	ASSERT(!reported(&r, "four_forces"));
+	ASSERT(r.n_skills >= 5);
+	ASSERT_CONTAINS(seen->audit, "turn");
+	agent_session_end(s, AGENT_END_LEFT);
+}

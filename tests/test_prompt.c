@@ -39,7 +39,8 @@ TEST(layers_come_in_the_fixed_order)
 
 	ASSERT(s);
 	ASSERT_EQ(prompt_new(s, 0, &p), 0);
-	ASSERT_EQ(skills_select(s, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), 0, &sel), 7);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), 0, &sel),
+		  6);
 	ASSERT_EQ(prompt_assemble(p, &sel, k, 1, &ctx, &rep), 0);
 	t = prompt_text(p);
 	ins = layer(t, "# INSTINCTS");
@@ -62,7 +63,7 @@ TEST(layers_come_in_the_fixed_order)
 	ASSERT(strstr(t, "Returning visitor:\nLast visit: looked at TV packs.\n") > cx);
 	ASSERT(strstr(t, "This visit so far:\nNeeds: three kids, one screen.\n") > cx);
 	ASSERT_EQ(rep.static_bytes, (size_t)(kn - t));
-	ASSERT_EQ(rep.n_skills, 7);
+	ASSERT_EQ(rep.n_skills, 6);
 	ASSERT_EQ(rep.n_dropped, 0);
 	prompt_free(p);
 	skills_free(s);
@@ -79,7 +80,7 @@ TEST(report_counts_lines_and_tokens)
 
 	ASSERT(s);
 	ASSERT_EQ(prompt_new(s, 0, &p), 0);
-	skills_select(s, 0, 0, &sel);
+	skills_select(s, AGENT_STATE_IDLE, 0, 0, &sel);
 	ASSERT_EQ(prompt_assemble(p, &sel, NULL, 0, NULL, &rep), 0);
 	t = prompt_text(p);
 	for (const char *c = t; *c; c++)
@@ -126,7 +127,7 @@ TEST(static_prefix_is_identical_across_turns)
 
 	ASSERT(s);
 	ASSERT_EQ(prompt_new(s, 0, &p), 0);
-	skills_select(s, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), 0, &a);
+	skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), 0, &a);
 	ASSERT_EQ(prompt_assemble(p, &a, k1, 1, &c1, &r1), 0);
 	first = strdup(prompt_text(p));
 	ASSERT(first);
@@ -139,7 +140,7 @@ TEST(static_prefix_is_identical_across_turns)
 	for (size_t i = 0; i < skills_count(s); i++)
 		if (skills_is_core(s, i))
 			core_bytes += skills_text_len(s, i);
-	skills_select(s, SIGNAL_BIT(SIGNAL_OBJECTION), 0, &b);
+	skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_OBJECTION), 0, &b);
 	ASSERT_EQ(prompt_assemble(p, &b, NULL, 0, &c2, &r3), 0);
 	ASSERT(r3.static_bytes != r1.static_bytes);
 	ASSERT(memcmp(first, prompt_text(p), core_bytes) == 0);
@@ -158,7 +159,7 @@ TEST(service_recovery_prompt_has_nothing_that_sells)
 	ASSERT(s);
 	ASSERT_EQ(prompt_new(s, 0, &p), 0);
 	ASSERT_EQ(
-	    skills_select(s, SIGNAL_BIT(SIGNAL_COMPLAINT) | SIGNAL_BIT(SIGNAL_CLOSING), 0, &sel),
+	    skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_COMPLAINT) | SIGNAL_BIT(SIGNAL_CLOSING), 0, &sel),
 	    1);
 	ASSERT_EQ(prompt_assemble(p, &sel, NULL, 0, NULL, &rep), 0);
 	ASSERT_EQ(rep.n_skills, 1);
@@ -184,6 +185,65 @@ static char *many_lines(unsigned n, const char *word)
 	return t;
 }
 
+TEST(a_turn_keeps_to_its_states_share_of_the_full_prompt)
+{
+	struct skills *s = real_skills();
+	struct prompt *p = NULL;
+	struct skills_selection sel;
+	struct prompt_report rep, full;
+	struct prompt_context ctx = {.archetype = "switcher",
+				     .directive = "Lead with the saving.\nDo the math.\n",
+				     .visitor = "Last visit: asked about fibre."};
+	uint32_t mask = SIGNAL_BIT(SIGNAL_OBJECTION) | SIGNAL_BIT(SIGNAL_COMPARISON);
+	static const enum agent_state talking[] = {
+	    AGENT_STATE_GREETING, AGENT_STATE_DISCOVERY, AGENT_STATE_PRESENTING,
+	    AGENT_STATE_OBJECTION, AGENT_STATE_CLOSING};
+
+	ASSERT(s);
+	ASSERT_EQ(prompt_new(s, 0, &p), 0);
+	ASSERT_EQ(prompt_assemble_full(p, NULL, 0, &ctx, &full), 0);
+
+	/* "Locked in with Crestel" before any product is on the table: 55%. */
+	ASSERT_EQ(skills_select(s, AGENT_STATE_DISCOVERY, mask, 0, &sel), 7);
+	ASSERT_EQ(prompt_assemble(p, &sel, NULL, 0, &ctx, &rep), 0);
+	ASSERT_EQ(rep.budget_lines, full.lines * 55 / 100);
+	ASSERT(rep.lines <= rep.budget_lines);
+	ASSERT_EQ(rep.lines, prompt_count_lines(prompt_text(p), prompt_len(p)));
+	/* The same drop order as for max: four forces (60), then presentation (70). */
+	ASSERT_EQ(rep.n_dropped, 2);
+	ASSERT_STREQ(skills_id(s, rep.dropped[0]), "four_forces");
+	ASSERT_STREQ(skills_id(s, rep.dropped[1]), "product_presentation");
+	ASSERT_EQ(rep.n_skills, 5);
+	ASSERT(strstr(prompt_text(p), skills_text(s, (size_t)skills_find(s, "objection_handling"))));
+	ASSERT(strstr(prompt_text(p),
+		      skills_text(s, (size_t)skills_find(s, "competitive_response"))));
+
+	/* The same words about an offer on the table: 70%, everything fits. */
+	ASSERT_EQ(skills_select(s, AGENT_STATE_PRESENTING, mask, 0, &sel), 7);
+	ASSERT_EQ(prompt_assemble(p, &sel, NULL, 0, &ctx, &rep), 0);
+	ASSERT_EQ(rep.n_dropped, 0);
+	ASSERT(rep.lines <= full.lines * 70 / 100);
+
+	/* Every signal mix in every talking state keeps to its share, or is at min. */
+	for (size_t k = 0; k < sizeof(talking) / sizeof(talking[0]); k++) {
+		for (uint32_t m = 0; m < (1u << SIGNAL_COUNT); m++) {
+			unsigned share;
+
+			ASSERT(skills_select(s, talking[k], m, 0, &sel) > 0);
+			share = sel.share;
+			ASSERT_EQ(prompt_assemble_full(p, NULL, 0, &ctx, &full), 0);
+			ASSERT_EQ(prompt_assemble(p, &sel, NULL, 0, &ctx, &rep), 0);
+			ASSERT_MSG(sel.service_recovery || rep.lines * 100 <= full.lines * share ||
+				       rep.n_skills == skills_min(s),
+				   "%s mask %#x: %u of %u lines, share %u%%",
+				   agent_state_name(talking[k]), m, rep.lines, full.lines, share);
+			ASSERT(sel.service_recovery || rep.n_skills >= skills_min(s));
+		}
+	}
+	prompt_free(p);
+	skills_free(s);
+}
+
 TEST(budget_drops_optional_skills_first_then_cuts_knowledge)
 {
 	struct skills *s = real_skills();
@@ -203,17 +263,19 @@ TEST(budget_drops_optional_skills_first_then_cuts_knowledge)
 
 	/* Within the default budget, 300 lines of results push out optional skills. */
 	ASSERT_EQ(prompt_new(s, 0, &p), 0);
-	ASSERT_EQ(skills_select(s, all, 0, &sel), 10);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, all, 0, &sel), 10);
 	ASSERT_EQ(prompt_assemble(p, &sel, k, 2, NULL, &rep), 0);
 	ASSERT(rep.lines <= 400);
 	ASSERT_EQ(rep.n_skills, 5); /* never below min */
 	ASSERT_EQ(rep.n_dropped, 5);
 	for (unsigned i = 0; i < rep.n_skills; i++)
 		ASSERT(skills_is_core(s, rep.skills[i]) ||
-		       strcmp(skills_id(s, rep.skills[i]), "scope_boundaries") == 0);
-	/* Lowest priority first: the optional skill kept is the highest (scope 90). */
+		       strcmp(skills_id(s, rep.skills[i]), "scope_boundaries") == 0 ||
+		       strcmp(skills_id(s, rep.skills[i]), "closing") == 0);
+	/* Lowest priority first: the optional skills kept are the highest (scope 90, closing 85). */
 	ASSERT_STREQ(skills_id(s, rep.dropped[0]), "cross_sell");
-	ASSERT_STREQ(skills_id(s, rep.dropped[4]), "closing");
+	ASSERT_STREQ(skills_id(s, rep.dropped[1]), "four_forces");
+	ASSERT_STREQ(skills_id(s, rep.dropped[4]), "objection_handling");
 	/* Then knowledge is cut at a line, with a marker, and reported. */
 	ASSERT(rep.knowledge_cut_lines > 0);
 	ASSERT_EQ(rep.tool_results_cut, 1);
@@ -240,7 +302,7 @@ TEST(budget_drops_optional_skills_first_then_cuts_knowledge)
 		memset(blob, 'j', 32000);
 		blob[32000] = '\0';
 		ASSERT_EQ(prompt_new(s, 250, &p), 0);
-		skills_select(s, 0, 0, &sel);
+		skills_select(s, AGENT_STATE_IDLE, 0, 0, &sel);
 		ASSERT_EQ(prompt_assemble(p, &sel, kb, 1, NULL, &rep), 0);
 		ASSERT(rep.lines <= 250);
 		ASSERT_EQ(rep.n_skills, 5);
@@ -275,7 +337,7 @@ TEST(bad_input_is_refused)
 		k[i].name = "search_products";
 		k[i].text = "{}";
 	}
-	skills_select(s, 0, 0, &sel);
+	skills_select(s, AGENT_STATE_IDLE, 0, 0, &sel);
 	ASSERT_EQ(prompt_assemble(p, &sel, k, PROMPT_MAX_TOOL_RESULTS + 1, NULL, &rep), -E2BIG);
 	ASSERT_EQ(prompt_assemble(p, &sel, k, PROMPT_MAX_TOOL_RESULTS, NULL, &rep), 0);
 	k[0].name = "";
@@ -308,7 +370,7 @@ TEST(control_characters_become_spaces)
 
 	ASSERT(s);
 	ASSERT_EQ(prompt_new(s, 0, &p), 0);
-	skills_select(s, 0, 0, &sel);
+	skills_select(s, AGENT_STATE_IDLE, 0, 0, &sel);
 	ASSERT_EQ(prompt_assemble(p, &sel, k, 1, &ctx, NULL), 0);
 	ASSERT_CONTAINS(prompt_text(p), "{\"a\":\"x y [2J\"}\n# CONTEXT");
 	ASSERT_CONTAINS(prompt_text(p), "name: Bob  \nlikes: tv\n");
@@ -478,7 +540,7 @@ static int brain_turn(struct brain *b, const struct turn *t, unsigned facts, boo
 		k[i].name = t->tool_name[i];
 		k[i].text = t->tool_text[i];
 	}
-	rc = skills_select(b->skills, o->sig.mask, flags, &o->sel);
+	rc = skills_select(b->skills, b->ctx.state, o->sig.mask, flags, &o->sel);
 	if (rc < 0)
 		return rc;
 	rc = prompt_assemble(b->prompt, &o->sel, k, t->ntools, &pc, &o->rep);

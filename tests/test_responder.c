@@ -288,7 +288,7 @@ static int say_(struct session *s, const char *text)
 	if (s->archetype >= 0 &&
 	    archetype_tier(arch, (size_t)s->archetype) == ARCHETYPE_TIER_SERVICE_RECOVERY)
 		flags |= SKILLS_SELECT_SERVICE_RECOVERY;
-	if (skills_select(sk, s->sig.mask, flags, &s->sel) < 0)
+	if (skills_select(sk, s->state, s->sig.mask, flags, &s->sel) < 0)
 		return -EINVAL;
 	/* the runtime: a customer message moves a greeting on to discovery */
 	tools_turn_begin(&s->tools);

@@ -9,7 +9,7 @@
 
 /* clang-format off */
 static const char *const the_thirteen[] = {
-	"core_selling", "discovery", "four_forces", "archetype_adaptation",
+	"core_selling", "discovery", "archetype_adaptation", "four_forces",
 	"product_presentation", "objection_handling", "competitive_response", "closing",
 	"cross_sell", "promotions", "small_talk", "scope_boundaries",
 	"service_recovery",
@@ -60,9 +60,9 @@ TEST(real_manifest_has_the_thirteen_skills_in_order)
 	printf("    13 skills, %u lines in all\n", total);
 	ASSERT(total >= 250 && total <= 400);
 	/* Core first, so the cached prefix survives changes of optional skills. */
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < 3; i++)
 		ASSERT(skills_is_core(s, i));
-	for (size_t i = 4; i < 13; i++)
+	for (size_t i = 3; i < 13; i++)
 		ASSERT(!skills_is_core(s, i));
 	ASSERT_EQ(skills_min(s), 5);
 	ASSERT_EQ(skills_max(s), 10);
@@ -76,9 +76,10 @@ TEST(discovery_turn_loads_core_and_presentation)
 	struct skills_selection sel;
 
 	ASSERT(s);
-	ASSERT_EQ(skills_select(s, 0, 0, &sel), 5);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, 0, 0, &sel), 5);
 	ASSERT(sel_has(s, &sel, "core_selling"));
 	ASSERT(sel_has(s, &sel, "discovery"));
+	ASSERT(sel_has(s, &sel, "four_forces"));
 	ASSERT(sel_has(s, &sel, "product_presentation"));
 	ASSERT(!sel_has(s, &sel, "promotions"));
 	ASSERT(!sel.service_recovery);
@@ -91,20 +92,22 @@ TEST(each_signal_adds_its_skills)
 	struct skills_selection sel;
 
 	ASSERT(s);
-	ASSERT_EQ(skills_select(s, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), 0, &sel), 7);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), 0, &sel),
+		  6);
 	ASSERT(sel_has(s, &sel, "product_presentation") && sel_has(s, &sel, "cross_sell") &&
 	       sel_has(s, &sel, "promotions"));
-	ASSERT_EQ(skills_select(s, SIGNAL_BIT(SIGNAL_OBJECTION), 0, &sel), 5);
-	ASSERT(sel_has(s, &sel, "objection_handling"));
+	ASSERT(!sel_has(s, &sel, "four_forces"));
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_OBJECTION), 0, &sel), 5);
+	ASSERT(sel_has(s, &sel, "objection_handling") && sel_has(s, &sel, "four_forces"));
 	ASSERT(!sel_has(s, &sel, "promotions")); /* objection rules alone */
-	ASSERT_EQ(skills_select(s, SIGNAL_BIT(SIGNAL_COMPARISON), 0, &sel), 6);
-	ASSERT(sel_has(s, &sel, "competitive_response"));
-	ASSERT(skills_select(s, SIGNAL_BIT(SIGNAL_CLOSING), 0, &sel) >= 5);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_COMPARISON), 0, &sel), 6);
+	ASSERT(sel_has(s, &sel, "competitive_response") && sel_has(s, &sel, "four_forces"));
+	ASSERT(skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_CLOSING), 0, &sel) >= 5);
 	ASSERT(sel_has(s, &sel, "closing"));
-	ASSERT(skills_select(s, SIGNAL_BIT(SIGNAL_SMALL_TALK), 0, &sel) >= 5);
+	ASSERT(skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_SMALL_TALK), 0, &sel) >= 5);
 	ASSERT(sel_has(s, &sel, "small_talk"));
 	ASSERT(!sel_has(s, &sel, "product_presentation"));
-	ASSERT(skills_select(s, SIGNAL_BIT(SIGNAL_SCOPE_BOUNDARY), 0, &sel) >= 5);
+	ASSERT(skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_SCOPE_BOUNDARY), 0, &sel) >= 5);
 	ASSERT(sel_has(s, &sel, "scope_boundaries"));
 	skills_free(s);
 }
@@ -119,14 +122,14 @@ TEST(complaint_loads_only_service_recovery)
 	for (uint32_t mask = 0; mask < (1u << SIGNAL_COUNT); mask++) {
 		if (!(mask & SIGNAL_BIT(SIGNAL_COMPLAINT)))
 			continue;
-		ASSERT_EQ(skills_select(s, mask, 0, &sel), 1);
+		ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, mask, 0, &sel), 1);
 		ASSERT(sel.service_recovery);
 		ASSERT(sel_has(s, &sel, "service_recovery"));
 		for (size_t k = 0; k < sizeof(selling) / sizeof(selling[0]); k++)
 			ASSERT(!sel_has(s, &sel, selling[k]));
 	}
 	/* The archetype's service-recovery tier takes the same path on a calm message. */
-	ASSERT_EQ(skills_select(s, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST),
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST),
 				SKILLS_SELECT_SERVICE_RECOVERY, &sel),
 		  1);
 	ASSERT(sel_has(s, &sel, "service_recovery"));
@@ -140,7 +143,7 @@ TEST(every_turn_has_five_to_ten_skills_in_global_order)
 
 	ASSERT(s);
 	for (uint32_t mask = 0; mask < (1u << SIGNAL_COUNT); mask++) {
-		int n = skills_select(s, mask, 0, &sel);
+		int n = skills_select(s, AGENT_STATE_IDLE, mask, 0, &sel);
 
 		if (mask & SIGNAL_BIT(SIGNAL_COMPLAINT))
 			continue;
@@ -148,7 +151,7 @@ TEST(every_turn_has_five_to_ten_skills_in_global_order)
 		ASSERT_EQ(sel.n, (unsigned)n);
 		for (unsigned i = 1; i < sel.n; i++)
 			ASSERT(sel.idx[i] > sel.idx[i - 1]);
-		for (size_t i = 0; i < 4; i++)
+		for (size_t i = 0; i < 3; i++)
 			ASSERT(skills_selected(&sel, i)); /* core always */
 		ASSERT(!sel_has(s, &sel, "service_recovery"));
 	}
@@ -162,11 +165,39 @@ TEST(over_max_drops_the_lowest_priority_and_says_so)
 	uint32_t all = (1u << SIGNAL_COUNT) - 1 - SIGNAL_BIT(SIGNAL_COMPLAINT);
 
 	ASSERT(s);
-	ASSERT_EQ(skills_select(s, all, 0, &sel), 10);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, all, 0, &sel), 10);
 	ASSERT_EQ(sel.n_dropped, 2);
 	ASSERT_STREQ(skills_id(s, sel.dropped[0]), "small_talk");
 	ASSERT_STREQ(skills_id(s, sel.dropped[1]), "promotions");
 	ASSERT(sel_has(s, &sel, "closing") && sel_has(s, &sel, "scope_boundaries"));
+	skills_free(s);
+}
+
+TEST(each_state_carries_its_share_of_the_full_prompt)
+{
+	struct skills *s = real();
+	struct skills_selection sel;
+
+	ASSERT(s);
+	/* skills/manifest.conf [budget]: discovery at most 55%, product talk 70%. */
+	ASSERT_EQ(skills_share(s, AGENT_STATE_GREETING), 55);
+	ASSERT_EQ(skills_share(s, AGENT_STATE_DISCOVERY), 55);
+	ASSERT_EQ(skills_share(s, AGENT_STATE_PRESENTING), 70);
+	ASSERT_EQ(skills_share(s, AGENT_STATE_OBJECTION), 70);
+	ASSERT_EQ(skills_share(s, AGENT_STATE_CLOSING), 70);
+	ASSERT_EQ(skills_share(s, AGENT_STATE_IDLE), 100); /* not listed: no limit */
+	ASSERT_EQ(skills_share(s, (enum agent_state)99), 100);
+	ASSERT(skills_select(s, AGENT_STATE_DISCOVERY, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), 0,
+			     &sel) > 0);
+	ASSERT_EQ(sel.share, 55);
+	/* The selection itself is the same in every state; the prompt applies the share. */
+	ASSERT_EQ(sel.n, 6);
+	ASSERT(skills_select(s, AGENT_STATE_CLOSING, SIGNAL_BIT(SIGNAL_CLOSING), 0, &sel) > 0);
+	ASSERT_EQ(sel.share, 70);
+	/* The service-recovery path has its own set, never trimmed. */
+	ASSERT_EQ(skills_select(s, AGENT_STATE_DISCOVERY, SIGNAL_BIT(SIGNAL_COMPLAINT), 0, &sel),
+		  1);
+	ASSERT_EQ(sel.share, 100);
 	skills_free(s);
 }
 
@@ -176,10 +207,10 @@ TEST(select_rejects_bad_input)
 	struct skills_selection sel;
 
 	ASSERT(s);
-	ASSERT_EQ(skills_select(s, 1u << SIGNAL_COUNT, 0, &sel), -EINVAL);
-	ASSERT_EQ(skills_select(s, 0, 0x8, &sel), -EINVAL);
-	ASSERT_EQ(skills_select(NULL, 0, 0, &sel), -EINVAL);
-	ASSERT_EQ(skills_select(s, 0, 0, NULL), -EINVAL);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, 1u << SIGNAL_COUNT, 0, &sel), -EINVAL);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, 0, 0x8, &sel), -EINVAL);
+	ASSERT_EQ(skills_select(NULL, AGENT_STATE_IDLE, 0, 0, &sel), -EINVAL);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, 0, 0, NULL), -EINVAL);
 	skills_free(s);
 }
 
@@ -199,7 +230,7 @@ TEST(mini_manifest_loads_and_tidies_files)
 	ASSERT_STREQ(skills_text(s, 4),
 		     "# Sell Z — objections\n- When they object, acknowledge.\n");
 	/* product_interest adds three: five is over max 4, so sell_z (30) goes. */
-	ASSERT_EQ(skills_select(s, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), 0, &sel), 4);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), 0, &sel), 4);
 	ASSERT_EQ(sel.n_dropped, 1);
 	ASSERT_STREQ(skills_id(s, sel.dropped[0]), "sell_z");
 	skills_free(s);
@@ -250,6 +281,12 @@ TEST(broken_manifests_name_file_line_and_fix)
 	    {"trigger_with_section", -EINVAL,
 	     "trigger_with_section.conf:35: [signal.complaint] is never used"},
 	    {"no_recovery", -EINVAL, "[service_recovery] needs at least one 'skill ='"},
+	    {"bad_share", -EINVAL,
+	     "bad_share.conf:8: [budget] presenting: expected a share of the full prompt from "
+	     "1% to 100%, got '170%'"},
+	    {"unknown_state", -EINVAL, "unknown_state.conf:7: [budget] browsing: unknown state"},
+	    {"duplicate_share", -EINVAL,
+	     "duplicate_share.conf:8: [budget] discovery is set twice (first on line 7)"},
 	    {"signal_without_skills", -EINVAL,
 	     "signal 'small_talk' adds no skill; add a [signal.small_talk] section"},
 	};
