@@ -33,6 +33,8 @@ struct track {
 	int64_t customer_id;
 };
 
+static void track_mean(const struct track *tr, float mean[FACE_DLIB_DIM]);
+
 struct face_track {
 	struct face_track_params p;
 	const struct face_track_engine *engine;
@@ -444,6 +446,26 @@ void face_track_stats(const struct face_track *t, struct face_track_stats *ret)
 const char *face_track_errmsg(const struct face_track *t)
 {
 	return t->err;
+}
+
+int face_track_descriptor(const struct face_track *t, uint32_t track_id,
+			  float ret[FACE_DLIB_DIM], uint32_t *ret_frames)
+{
+	if (!t || !track_id || !ret)
+		return -EINVAL;
+	for (size_t i = 0; i < FACE_TRACK_MAX; i++) {
+		const struct track *tr = &t->tracks[i];
+
+		if (!tr->live || tr->id != track_id)
+			continue;
+		if (!tr->n_emb)
+			return -EAGAIN;
+		track_mean(tr, ret);
+		if (ret_frames)
+			*ret_frames = tr->n_emb;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 int face_track_next_event(struct face_track *t, struct face_track_event *ret)

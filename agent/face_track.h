@@ -239,6 +239,16 @@ int face_track_end_all(struct face_track *t, uint64_t ts_ns);
 /* 1 with *ret filled with the oldest queued event, 0 when none. */
 int face_track_next_event(struct face_track *t, struct face_track_event *ret);
 
+/*
+ * The descriptor of live track track_id: the mean of the (quality-gated)
+ * descriptors it holds, the one its identity is decided on; *ret_frames
+ * (may be NULL) gets how many. This is what a kiosk enrolment stores: no
+ * image, only the 128 numbers. 0; -ENOENT (no such live track), -EAGAIN (no
+ * descriptor yet: the face has not passed the quality gate), -EINVAL.
+ */
+int face_track_descriptor(const struct face_track *t, uint32_t track_id,
+			  float ret[FACE_DLIB_DIM], uint32_t *ret_frames);
+
 /* Live tracks now. */
 size_t face_track_live(const struct face_track *t);
 

@@ -82,6 +82,16 @@ bool visitor_present(const struct visitor_tracker *t)
 	return t->phase == PHASE_PRESENT;
 }
 
+uint32_t visitor_face_track(const struct visitor_tracker *t)
+{
+	return t->phase == PHASE_PRESENT && t->face_here ? t->face_track : 0;
+}
+
+int64_t visitor_face_customer(const struct visitor_tracker *t)
+{
+	return t->phase == PHASE_PRESENT && t->face_decided ? t->face_customer : 0;
+}
+
 const char *visitor_output_name(enum visitor_output_kind k)
 {
 	switch (k) {

@@ -92,6 +92,14 @@ int visitor_tick(struct visitor_tracker *t, uint64_t now_ns, struct visitor_outp
 /* Is someone at the kiosk (arrived and not left)? */
 bool visitor_present(const struct visitor_tracker *t);
 
+/* The face track of the visitor at the kiosk now, or 0 (nobody arrived, or
+ * the camera does not see them at the moment). */
+uint32_t visitor_face_track(const struct visitor_tracker *t);
+
+/* The customer the visitor's face was recognised as, or 0 (not recognised,
+ * not decided, or no face). */
+int64_t visitor_face_customer(const struct visitor_tracker *t);
+
 const char *visitor_output_name(enum visitor_output_kind k);
 
 #endif

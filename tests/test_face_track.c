@@ -1180,3 +1180,44 @@ TEST(config_full_detect_ms)
 	ASSERT_CONTAINS(err.msg, "whole frame");
 	config_free(c);
 }
+
+TEST(a_tracks_descriptor_is_the_mean_it_decides_on)
+{
+	struct fake k = {0};
+	struct face_track *t = tracker(&k, NULL, NULL);
+	struct face_track_event ev[8];
+	float vec[FACE_DLIB_DIM], want[FACE_DLIB_DIM];
+	struct camera_frame f;
+	uint32_t frames = 0;
+
+	ASSERT(t);
+	set_person(&k, 0, W, 10, 0.0f);
+	memcpy(want, k.persons[0].vec, sizeof(want));
+	k.n = 1;
+	k.boxes[0] = box(200, 100, 120);
+	/* A blurred first frame: the track exists, no descriptor has passed the gate. */
+	f = frame(1000, false);
+	ASSERT_EQ(face_track_frame(t, &f), 1);
+	ASSERT_EQ(drain(t, ev, 8), 1);
+	ASSERT_EQ(face_track_descriptor(t, ev[0].track_id, vec, &frames), -EAGAIN);
+	f = frame(1200, true);
+	face_track_frame(t, &f);
+	f = frame(1400, true);
+	face_track_frame(t, &f);
+	drain(t, ev, 8);
+	ASSERT_EQ(face_track_descriptor(t, 1, vec, &frames), 0);
+	ASSERT_EQ(frames, 2);
+	/* The person's vector, give or take the fake network's 0.02 of noise. */
+	ASSERT(face_match_distance(vec, want) < 0.03f);
+	ASSERT_EQ(face_track_descriptor(t, 1, vec, NULL), 0);
+	ASSERT_EQ(face_track_descriptor(t, 2, vec, &frames), -ENOENT);
+	ASSERT_EQ(face_track_descriptor(t, 0, vec, &frames), -EINVAL);
+	ASSERT_EQ(face_track_descriptor(NULL, 1, vec, &frames), -EINVAL);
+	/* Gone: nothing to enrol from. */
+	k.n = 0;
+	f = frame(4000, true);
+	face_track_frame(t, &f);
+	drain(t, ev, 8);
+	ASSERT_EQ(face_track_descriptor(t, 1, vec, &frames), -ENOENT);
+	face_track_free(t);
+}

@@ -133,3 +133,25 @@ TEST(passing_glance_never_arrives)
 	visitor_tracker_free(t);
 	t = NULL;
 }
+
+TEST(the_visitors_face_track_is_known_while_the_camera_sees_them)
+{
+	setup();
+	ASSERT_EQ(visitor_face_track(t), 0);
+	in(VISITOR_IN_FACE_SEEN, 1000, 0, 0);
+	ASSERT_EQ(visitor_face_track(t), 0); /* not arrived yet */
+	tick(1700);
+	ASSERT(visitor_present(t));
+	ASSERT_EQ(visitor_face_track(t), 1); /* the track to enrol from */
+	ASSERT_EQ(visitor_face_customer(t), 0);
+	ASSERT_EQ(in(VISITOR_IN_FACE_IDENTIFIED, 2000, 9, 0.3), 1);
+	ASSERT_EQ(visitor_face_customer(t), 9);
+	in(VISITOR_IN_FACE_GONE, 2500, 0, 0);
+	ASSERT_EQ(visitor_face_track(t), 0); /* looked away: nothing to enrol */
+	/* someone typing with no camera: no track */
+	setup();
+	in(VISITOR_IN_KIOSK_INPUT, 1000, 0, 0);
+	tick(1800);
+	ASSERT(visitor_present(t));
+	ASSERT_EQ(visitor_face_track(t), 0);
+}
