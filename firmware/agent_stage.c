@@ -1,4 +1,4 @@
-#include "firmware/agent_stage.h"
+#include "firmware/agent_stage_priv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,47 +16,40 @@
 #include "hal/time.h"
 
 #define MS 1000000ull
-#define BACKLOG_MAX 64    /* events read while a turn streamed */
-#define LINE_MAX_BYTES 16384
 #define WAIT_MS 100
 
-struct agent_stage {
-	struct agent_stage_params p;
-	struct ring *in;
-	struct store *store;
-	struct agent *agent;
-	struct display *kiosk, *staff;
-	struct visitor_tracker *visitors;
-	struct stage *st;              /* for heartbeats inside long turns */
-	/* the visit in progress */
-	struct agent_session *session;
-	int64_t session_id, visit_id, customer_id;
-	uint64_t last_word_ns;         /* the customer's last word (or the greeting) */
-	bool cancel_turn;
-	/* inputs read while a turn ran, handled after it */
-	struct event backlog[BACKLOG_MAX];
-	size_t nbacklog;
-	struct display_inbound pending_kiosk[8];
-	size_t npending_kiosk;
-	struct display_inbound pending_staff[8];
-	size_t npending_staff;
-	uint64_t last_purge_ns;
-	uint64_t store_errors;
-	char line[LINE_MAX_BYTES + 2];
-};
 
 int agent_stage_params_from_config(const struct config *cfg, struct agent_stage_params *ret,
 				   struct config_error *err)
 {
-	long silence, days;
+	long silence, days, turns, timeout;
+	const char *text;
 	int rc = 0;
 
+	memset(ret, 0, sizeof(*ret));
 	rc = rc ?: config_int(cfg, "conversation", "silence_s", 90, 10, 3600, &silence, err);
 	rc = rc ?: config_int(cfg, "privacy", "anonymous_retention_days", 30, 1, 3650, &days, err);
+	rc = rc ?: config_bool(cfg, "privacy", "face_consent", true, &ret->face_consent, err);
+	rc = rc ?: config_int(cfg, "privacy", "face_consent_after_turns", 2, 1, 50, &turns, err);
+	rc = rc ?: config_int(cfg, "privacy", "enrol_timeout_s", 10, 2, 120, &timeout, err);
+	rc = rc ?: config_str(cfg, "privacy", "face_consent_text",
+			      "Shall I recognise you next time you come in? I would keep a face "
+			      "template (numbers, never a photo), and any colleague can delete it "
+			      "whenever you ask.",
+			      false, &text, err);
 	if (rc < 0)
 		return rc;
+	if (!*text || strlen(text) >= sizeof(ret->face_consent_text)) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s: [privacy] face_consent_text: expected 1 to %zu bytes, got %zu",
+			 config_name(cfg), sizeof(ret->face_consent_text) - 1, strlen(text));
+		return -EINVAL;
+	}
 	ret->silence_ms = (uint32_t)silence * 1000;
 	ret->retention_days = (uint32_t)days;
+	ret->face_consent_turns = (uint32_t)turns;
+	ret->enrol_timeout_ms = (uint32_t)timeout * 1000;
+	snprintf(ret->face_consent_text, sizeof(ret->face_consent_text), "%s", text);
 	return 0;
 }
 
@@ -85,21 +78,24 @@ static void sink_staff(void *ctx, const char *json, size_t len)
 	send_line(s, s->staff, json, len);
 }
 
-static void store_failed(struct agent_stage *s, const char *what)
+void agent_stage_store_failed(struct agent_stage *s, const char *what)
 {
 	if (s->store_errors++ == 0)
 		log_error("conversation", "cannot record %s in the store: %s", what,
 			  store_errmsg(s->store));
 }
 
-static void sink_audit(void *ctx, const char *kind, const char *detail)
+void agent_stage_audit(struct agent_stage *s, const char *kind, const char *detail)
 {
-	struct agent_stage *s = ctx;
-
 	stage_critical_begin();
 	if (store_audit_append(s->store, s->session_id, kind, detail) < 0)
-		store_failed(s, kind);
+		agent_stage_store_failed(s, kind);
 	stage_critical_end();
+}
+
+static void sink_audit(void *ctx, const char *kind, const char *detail)
+{
+	agent_stage_audit(ctx, kind, detail);
 }
 
 static void sink_turn(void *ctx, const char *role, const char *text, const char *meta)
@@ -114,7 +110,7 @@ static void sink_turn(void *ctx, const char *role, const char *text, const char 
 		return;
 	stage_critical_begin();
 	if (store_turn_append(s->store, s->session_id, r, text, meta) < 0)
-		store_failed(s, "a turn");
+		agent_stage_store_failed(s, "a turn");
 	stage_critical_end();
 }
 
@@ -169,10 +165,12 @@ static void begin_visit(struct agent_stage *s, const struct visitor_output *o)
 	rc = store_session_open(s->store, &req, &s->session_id, &s->visit_id);
 	stage_critical_end();
 	if (rc < 0) {
-		store_failed(s, "a new session");
+		agent_stage_store_failed(s, "a new session");
 		s->session_id = s->visit_id = 0;
 	}
 	s->customer_id = o->customer_id;
+	s->turns = 0;
+	kiosk_consent_visit_reset(s);
 	v.session_id = s->session_id;
 	v.customer_id = o->customer_id;
 	v.recognised_by = o->how; /* what noticed them: staff see it as "via" */
@@ -205,11 +203,12 @@ static void end_visit(struct agent_stage *s, enum agent_end_reason why)
 		 agent_state_name(agent_session_state(s->session)));
 	agent_session_end(s->session, why);
 	s->session = NULL;
+	kiosk_consent_visit_reset(s);
 	stage_critical_begin();
 	if (s->session_id && store_session_close(s->store, s->session_id, "farewell") < 0)
-		store_failed(s, "the session's end");
+		agent_stage_store_failed(s, "the session's end");
 	if (s->visit_id && store_visit_end(s->store, s->visit_id, summary) < 0)
-		store_failed(s, "the visit's end");
+		agent_stage_store_failed(s, "the visit's end");
 	stage_critical_end();
 	log_info("conversation", "session %lld ended: %s", (long long)s->session_id, names[why]);
 	s->session_id = s->visit_id = s->customer_id = 0;
@@ -229,6 +228,8 @@ static void visitor_out(struct agent_stage *s, const struct visitor_output *o, i
 			/* recognised after the greeting: staff learn it; the talk goes on */
 			if (s->visit_id)
 				store_visit_set_customer(s->store, s->visit_id, o[i].customer_id);
+			if (!s->customer_id)
+				s->customer_id = o[i].customer_id;
 			snprintf(buf, sizeof(buf),
 				 "{\"customer\":%lld,\"how\":\"%s\",\"confidence\":%.2f}",
 				 (long long)o[i].customer_id, o[i].how, o[i].confidence);
@@ -287,6 +288,9 @@ static void handle_event(struct agent_stage *s, const struct event *ev)
 	case EVENT_MOTION_STOP:
 	case EVENT_DOOR:
 		return; /* recorded; not evidence of someone at the kiosk */
+	case EVENT_FACE_TEMPLATE:
+		kiosk_consent_template(s);
+		return;
 	case EVENT_STAFF_CALL:
 		if (ev->u.gpio.active) {
 			char buf[1024];
@@ -314,6 +318,7 @@ static void run_turn(struct agent_stage *s, const char *text)
 		return;
 	}
 	s->cancel_turn = false;
+	s->turns++;
 	rc = agent_session_turn(s->session, text, strlen(text), rep);
 	if (rc == -ECANCELED)
 		log_info("conversation", "turn %d cancelled", rep->turn);
@@ -321,6 +326,8 @@ static void run_turn(struct agent_stage *s, const char *text)
 		log_error("conversation", "turn failed: %s", strerror(-rc));
 	free(rep);
 	s->last_word_ns = hal_now_ns();
+	if (rc == 0)
+		kiosk_consent_after_turn(s);
 }
 
 static void handle_kiosk(struct agent_stage *s, const struct display_inbound *in)
@@ -351,14 +358,7 @@ static void handle_kiosk(struct agent_stage *s, const struct display_inbound *in
 		run_turn(s, text);
 		break;
 	case DISPLAY_IN_CONSENT:
-		snprintf(text, sizeof(text), "{\"kind\":\"%s\",\"granted\":%s,\"customer\":%lld}",
-			 in->u.consent.kind, in->u.consent.granted ? "true" : "false",
-			 (long long)s->customer_id);
-		sink_audit(s, "consent_answer", text);
-		/* a known customer's yes at the kiosk is recorded as consent */
-		if (s->customer_id && in->u.consent.granted)
-			store_consent_grant(s->store, s->customer_id, in->u.consent.kind,
-					    STORE_CONSENT_KIOSK, NULL);
+		kiosk_consent_answer(s, in);
 		break;
 	case DISPLAY_IN_CONNECT:
 	case DISPLAY_IN_DISCONNECT:
@@ -465,7 +465,8 @@ static void resume(struct agent_stage *s)
 
 int agent_stage_new(const struct agent_stage_params *p, struct ring *in, struct store *store,
 		    struct agent *agent, struct display *kiosk, struct display *staff,
-		    const struct config *cfg, struct agent_stage **ret, struct config_error *err)
+		    struct enrol_slot *enrol, const struct config *cfg, struct agent_stage **ret,
+		    struct config_error *err)
 {
 	struct visitor_params vp;
 	struct agent_stage *s;
@@ -483,6 +484,7 @@ int agent_stage_new(const struct agent_stage_params *p, struct ring *in, struct 
 	s->agent = agent;
 	s->kiosk = kiosk;
 	s->staff = staff;
+	s->enrol = enrol;
 	rc = visitor_tracker_new(&vp, &s->visitors);
 	if (rc < 0) {
 		free(s);
@@ -569,6 +571,7 @@ static int agent_step(void *ctx, struct stage *st, char *err, size_t len)
 	}
 
 	now = hal_now_ns();
+	kiosk_consent_tick(s, now);
 	k = visitor_tick(s->visitors, now, out, VISITOR_OUTPUTS_MAX);
 	if (k > 0)
 		visitor_out(s, out, k);
@@ -593,6 +596,7 @@ static void agent_fini(void *ctx)
 			if (event_to_json(&ev, json, sizeof(json)) > 0)
 				sink_audit(s, event_kind_name(ev.kind), json);
 		}
+	kiosk_consent_visit_reset(s);
 	if (s->session) {
 		/* a restart resumes it: leave the store's session open */
 		agent_session_end(s->session, AGENT_END_SHUTDOWN);

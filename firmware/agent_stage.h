@@ -29,22 +29,35 @@ struct ring;
 struct store;
 struct agent_stage;
 
+#define AGENT_STAGE_CONSENT_TEXT_MAX 512
+
 struct agent_stage_params {
 	uint32_t silence_ms;           /* no customer word for this long: farewell */
 	uint32_t retention_days;       /* anonymous visits older than this are purged */
+	bool face_consent;             /* ask visitors the camera sees to be recognised */
+	uint32_t face_consent_turns;   /* ... after this many of their messages */
+	uint32_t enrol_timeout_ms;     /* give up on a face the camera cannot get */
+	char face_consent_text[AGENT_STAGE_CONSENT_TEXT_MAX]; /* the question */
 };
 
-/* [conversation] silence_s, [privacy] anonymous_retention_days. */
+/*
+ * [conversation] silence_s; [privacy] anonymous_retention_days,
+ * face_consent (true), face_consent_after_turns (2, 1..50),
+ * face_consent_text, enrol_timeout_s (10, 2..120).
+ */
 int agent_stage_params_from_config(const struct config *cfg, struct agent_stage_params *ret,
 				   struct config_error *err);
 
 /*
- * in: the event ring; store, agent, kiosk, staff are borrowed (kiosk and
- * staff may be NULL). 0 or -ENOMEM.
+ * in: the event ring; store, agent, kiosk, staff and enrol are borrowed
+ * (kiosk, staff and enrol may be NULL; without enrol, the box has no camera
+ * and never asks for face consent). 0 or -ENOMEM.
  */
+struct enrol_slot;
 int agent_stage_new(const struct agent_stage_params *p, struct ring *in, struct store *store,
 		    struct agent *agent, struct display *kiosk, struct display *staff,
-		    const struct config *cfg, struct agent_stage **ret, struct config_error *err);
+		    struct enrol_slot *enrol, const struct config *cfg, struct agent_stage **ret,
+		    struct config_error *err);
 void agent_stage_free(struct agent_stage *s);
 
 extern const struct stage_desc agent_stage_desc;

@@ -631,12 +631,25 @@ int display_msg_farewell(char *buf, size_t cap, uint64_t ts_ms, const char *text
 }
 
 int display_msg_consent_request(char *buf, size_t cap, uint64_t ts_ms, const char *kind,
-				const char *text)
+				const char *text, bool ask_name)
 {
 	struct display_json w;
 
 	display_json_begin(&w, buf, cap, "consent_request", ts_ms);
 	display_json_str(&w, "kind", kind);
+	display_json_str(&w, "text", text);
+	display_json_bool(&w, "ask_name", ask_name);
+	return display_json_end(&w);
+}
+
+int display_msg_consent_result(char *buf, size_t cap, uint64_t ts_ms, const char *kind, bool ok,
+			       const char *text)
+{
+	struct display_json w;
+
+	display_json_begin(&w, buf, cap, "consent_result", ts_ms);
+	display_json_str(&w, "kind", kind);
+	display_json_bool(&w, "ok", ok);
 	display_json_str(&w, "text", text);
 	return display_json_end(&w);
 }
@@ -674,6 +687,21 @@ int display_msg_visitor_arrived(char *buf, size_t cap, uint64_t ts_ms,
 		display_json_close_object(&w);
 	}
 	opt_str(&w, "via", v->via);
+	return display_json_end(&w);
+}
+
+int display_msg_consent_recorded(char *buf, size_t cap, uint64_t ts_ms, int64_t session,
+				 const char *kind, bool granted, bool enrolled, int64_t customer_id)
+{
+	struct display_json w;
+
+	display_json_begin(&w, buf, cap, "consent_recorded", ts_ms);
+	display_json_int(&w, "session", session);
+	display_json_str(&w, "kind", kind);
+	display_json_bool(&w, "granted", granted);
+	display_json_bool(&w, "enrolled", enrolled);
+	if (customer_id)
+		display_json_int(&w, "customer_id", customer_id);
 	return display_json_end(&w);
 }
 
@@ -996,7 +1024,9 @@ static int parse_consent(const cJSON *root, const char *type, struct display_inb
 			    "%s: field \"granted\": expected true or false, got %s", type,
 			    json_kind(g));
 	m->u.consent.granted = cJSON_IsTrue(g);
-	return 0;
+	/* optional: what the customer wants to be called (face enrolment) */
+	return get_str(root, type, "name", false, STR_ID, m->u.consent.name,
+		       sizeof(m->u.consent.name), err);
 }
 
 static int parse_session_only(const cJSON *root, const char *type, struct display_inbound *m,

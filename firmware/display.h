@@ -186,6 +186,7 @@ struct display_inbound {
 		struct {
 			char kind[DISPLAY_ID_MAX]; /* "face", "ble", ... */
 			bool granted;
+			char name[DISPLAY_ID_MAX]; /* what to call them; "" when not given */
 		} consent;
 		int64_t session; /* take_over, hand_back: >= 1 */
 		struct {
@@ -323,8 +324,14 @@ int display_msg_suggestions(char *buf, size_t cap, uint64_t ts_ms,
 int display_msg_handoff(char *buf, size_t cap, uint64_t ts_ms, const char *reason,
 			const char *text);
 int display_msg_farewell(char *buf, size_t cap, uint64_t ts_ms, const char *text);
+/* ask_name: the kiosk should offer a field for the customer's name (sent
+ * back as the consent's "name"): the box does not know them yet. */
 int display_msg_consent_request(char *buf, size_t cap, uint64_t ts_ms, const char *kind,
-				const char *text);
+				const char *text, bool ask_name);
+/* What came of the customer's answer: ok false with text saying why and what
+ * to do (e.g. the camera did not see them). */
+int display_msg_consent_result(char *buf, size_t cap, uint64_t ts_ms, const char *kind, bool ok,
+			       const char *text);
 /* Both roles. fatal: the server closes the connection after it. */
 int display_msg_error(char *buf, size_t cap, uint64_t ts_ms, const char *code, const char *detail,
 		      bool fatal);
@@ -343,6 +350,10 @@ struct display_visitor {
 };
 int display_msg_visitor_arrived(char *buf, size_t cap, uint64_t ts_ms,
 				const struct display_visitor *v);
+/* The customer answered a consent question at the kiosk: granted or not,
+ * and for "face" whether their face was enrolled (customer_id 0: left out). */
+int display_msg_consent_recorded(char *buf, size_t cap, uint64_t ts_ms, int64_t session,
+				 const char *kind, bool granted, bool enrolled, int64_t customer_id);
 int display_msg_visitor_left(char *buf, size_t cap, uint64_t ts_ms, int64_t session,
 			     const char *reason);
 int display_msg_archetype(char *buf, size_t cap, uint64_t ts_ms, int64_t session, const char *id,

@@ -27,6 +27,8 @@ const char *event_kind_name(enum event_kind kind)
 		return "door";
 	case EVENT_STAFF_CALL:
 		return "staff_call";
+	case EVENT_FACE_TEMPLATE:
+		return "face_template";
 	}
 	return "unknown";
 }
@@ -89,6 +91,11 @@ int event_to_json(const struct event *ev, char *buf, size_t len)
 			     m, ev->u.face.frames);
 		break;
 	}
+	case EVENT_FACE_TEMPLATE:
+		/* the descriptor itself stays in the slot: it is biometric data */
+		n = snprintf(buf, len, "{\"event\":\"%s\",\"track\":%u,\"frames\":%u}",
+			     event_kind_name(ev->kind), ev->u.face.track, ev->u.face.frames);
+		break;
 	case EVENT_DOOR:
 	case EVENT_STAFF_CALL:
 		n = snprintf(buf, len, "{\"event\":\"%s\",\"active\":%s}", event_kind_name(ev->kind),

@@ -24,6 +24,8 @@ enum event_kind {
 	EVENT_FACE_GONE,         /* the track ended */
 	EVENT_DOOR,              /* door contact / PIR edge */
 	EVENT_STAFF_CALL,        /* staff-call button pressed */
+	EVENT_FACE_TEMPLATE,     /* the face stage answered a kiosk enrolment request
+	                          * (firmware/enrol_slot.h): take the answer there */
 };
 
 struct event {
@@ -46,7 +48,7 @@ struct event {
 			int64_t embedding_id; /* IDENTIFIED: the enrolled embedding that matched */
 			float distance;       /* IDENTIFIED: to the best match */
 			float margin;         /* to the second-best other customer */
-			uint16_t frames;      /* embeddings the decision used */
+			uint16_t frames;      /* embeddings the decision (or template) used */
 			uint16_t face_px;     /* face width in pixels */
 		} face;
 		struct {

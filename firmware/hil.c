@@ -64,9 +64,9 @@ static const char *const sock_names[SOCK_N] = {"kiosk", "staff"};
  * names a type the box never sends (it may be newer: not an error). */
 static const char *const known_types[SOCK_N] = {
     "welcome greeting reply_start token reply_end reply_fix product_card suggestions handoff "
-    "farewell consent_request error",
+    "farewell consent_request consent_result error",
     "welcome visitor_arrived visitor_left archetype signals next_best_action escalation "
-    "offline_mode flagged_figure transcript takeover_state error",
+    "offline_mode flagged_figure transcript takeover_state consent_recorded error",
 };
 
 enum step_kind {

@@ -15,6 +15,7 @@
 #include "firmware/config.h"
 #include "firmware/control.h"
 #include "firmware/display.h"
+#include "firmware/enrol_slot.h"
 #include "firmware/log.h"
 #include "firmware/pipeline_stages.h"
 #include "firmware/ring.h"
@@ -40,6 +41,7 @@ struct pipeline {
 	struct display *kiosk, *staff;
 	_Atomic(struct control *) control; /* pairing and tokens, once edgeboxd has it */
 	struct agent_stage *conversation;
+	struct enrol_slot *enrol; /* kiosk enrolments: conversation <-> face (with a camera) */
 	struct stage stages[6];
 	size_t nstages;
 	struct watchdog_dev wd;
@@ -264,8 +266,8 @@ static int open_conversation(struct pipeline *p, struct config_error *err)
 	rc = rc ?: open_display(p, DISPLAY_ROLE_STAFF, &p->staff, err);
 	if (rc < 0)
 		return rc;
-	return agent_stage_new(&ap, p->event_ring, p->store, p->agent, p->kiosk, p->staff, p->cfg,
-			       &p->conversation, err);
+	return agent_stage_new(&ap, p->event_ring, p->store, p->agent, p->kiosk, p->staff,
+			       p->enrol, p->cfg, &p->conversation, err);
 }
 
 int pipeline_create(const struct config *cfg, struct pipeline **ret, struct config_error *err)
@@ -360,8 +362,14 @@ int pipeline_create(const struct config *cfg, struct pipeline **ret, struct conf
 		add_stage(p, &presence_stage_desc, &p->presence);
 	}
 	if (cam_ops) {
+		rc = enrol_slot_new(&p->enrol);
+		if (rc < 0) {
+			cfg_fail(err, rc, "out of memory");
+			goto fail;
+		}
 		p->face.in = p->frame_ring;
 		p->face.outbox.ring = p->event_ring;
+		p->face.enrol = p->enrol;
 		motion_init(&p->face.motion, &mp);
 		rc = face_params_from_config(cfg, "faces", &p->face.params, err);
 		rc = rc ?: config_path(cfg, "store", "path", NULL, true, p->face.store_path,
@@ -462,6 +470,7 @@ void pipeline_free(struct pipeline *p)
 	ring_free(p->ble_ring);
 	ring_free(p->frame_ring);
 	ring_free(p->event_ring);
+	enrol_slot_free(p->enrol);
 	free(p);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "firmware/enrol_slot.h"
 #include "firmware/log.h"
 #include "firmware/ring.h"
 #include "firmware/store.h"
@@ -286,7 +287,8 @@ const struct stage_desc camera_stage_desc = {
 /*
  * The gallery holds only customers who consented (revoking or forgetting
  * deletes their embeddings), read from the store again every 30 s so an
- * enrolment or a correction takes effect without a restart. A store that
+ * enrolment or a correction takes effect without a restart, and at once
+ * after a kiosk enrolment. A store that
  * cannot be read keeps the old gallery rather than stopping the camera.
  */
 static void face_reload(struct face_stage *s)
@@ -367,6 +369,36 @@ static int face_drain(struct face_stage *s)
 	}
 }
 
+/*
+ * A kiosk enrolment asks for the descriptor of the visitor's track
+ * (firmware/enrol_slot.h). A track with no descriptor yet (its face has not
+ * passed the quality gate) keeps the request open until it has one or ends;
+ * the conversation stage gives up after its own timeout. Only the 128
+ * numbers leave this stage, never pixels.
+ */
+static void face_enrol(struct face_stage *s)
+{
+	float vec[FACE_DLIB_DIM];
+	uint32_t req, track, frames = 0;
+	struct event ev;
+	int rc;
+
+	if (!enrol_slot_pending(s->enrol, &req, &track))
+		return;
+	rc = s->tracker ? face_track_descriptor(s->tracker, track, vec, &frames) : -ENODEV;
+	if (rc == -EAGAIN)
+		return;
+	if (enrol_slot_answer(s->enrol, req, rc, rc == 0 ? vec : NULL, frames)) {
+		memset(&ev, 0, sizeof(ev));
+		ev.ts_ns = hal_now_ns();
+		ev.kind = EVENT_FACE_TEMPLATE;
+		ev.u.face.track = track;
+		ev.u.face.frames = (uint16_t)frames;
+		outbox_send(&s->outbox, &ev);
+	}
+	memset(vec, 0, sizeof(vec));
+}
+
 static int face_step(void *ctx, struct stage *st, char *err, size_t len)
 {
 	struct face_stage *s = ctx;
@@ -378,8 +410,10 @@ static int face_step(void *ctx, struct stage *st, char *err, size_t len)
 
 	if (outbox_backoff(&s->outbox) < 0 || face_drain(s) < 0)
 		return 0;
-	if (hal_now_ns() - s->gallery_ns > 30000000000ull)
+	if (enrol_slot_take_gallery_changed(s->enrol) ||
+	    hal_now_ns() - s->gallery_ns > 30000000000ull)
 		face_reload(s);
+	face_enrol(s);
 	rc = ring_wait(s->in, STAGE_WAIT_MS);
 	if (rc <= 0)
 		return 0;

@@ -71,6 +71,8 @@ struct camera_stage {
 
 /* Frames -> motion (cheap, every frame) and faces (dlib: tracked, so each
  * person is embedded once and re-checked now and then). */
+struct enrol_slot;
+
 struct face_stage {
 	struct ring *in;
 	struct motion motion;
@@ -83,6 +85,7 @@ struct face_stage {
 	uint64_t gallery_ns;            /* when the gallery was last read from the store */
 	struct face_track_event pending[8]; /* tracker events waiting for the event ring */
 	size_t npending;
+	struct enrol_slot *enrol;       /* kiosk enrolments (borrowed; may be NULL) */
 };
 
 struct gpio_stage {

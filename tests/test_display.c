@@ -265,7 +265,18 @@ TEST(builders_make_valid_versioned_json)
 	ASSERT_CONTAINS(buf, "\"error\":\"bad_json\",\"detail\":\"x\",\"fatal\":true");
 	ASSERT(display_msg_visitor_left(buf, sizeof(buf), 1, 7, NULL) > 0);
 	ASSERT(display_msg_archetype(buf, sizeof(buf), 1, 7, "family", 3, "Be consultative") > 0);
-	ASSERT(display_msg_consent_request(buf, sizeof(buf), 1, "face", "May I remember you?") > 0);
+	ASSERT(display_msg_consent_request(buf, sizeof(buf), 1, "face", "May I remember you?",
+					   true) > 0);
+	ASSERT_CONTAINS(buf, "\"kind\":\"face\",\"text\":\"May I remember you?\",\"ask_name\":true");
+	ASSERT(display_msg_consent_result(buf, sizeof(buf), 1, "face", false,
+					  "I could not see your face") > 0);
+	ASSERT_CONTAINS(buf, "\"type\":\"consent_result\"");
+	ASSERT_CONTAINS(buf, "\"kind\":\"face\",\"ok\":false,\"text\":\"I could not see your face\"");
+	ASSERT(display_msg_consent_recorded(buf, sizeof(buf), 1, 7, "face", true, true, 12) > 0);
+	ASSERT_CONTAINS(buf, "\"session\":7,\"kind\":\"face\",\"granted\":true,\"enrolled\":true,"
+			     "\"customer_id\":12");
+	ASSERT(display_msg_consent_recorded(buf, sizeof(buf), 1, 7, "face", false, false, 0) > 0);
+	ASSERT(!strstr(buf, "customer_id"));
 	ASSERT(display_msg_handoff(buf, sizeof(buf), 1, "billing", "A colleague is coming") > 0);
 	ASSERT(display_msg_farewell(buf, sizeof(buf), 1, "Bye") > 0);
 	ASSERT(display_msg_reply_start(buf, sizeof(buf), 1, 3) > 0);
@@ -345,6 +356,12 @@ TEST(parse_accepts_each_inbound_type)
 	ASSERT_EQ(m.type, DISPLAY_IN_CONSENT);
 	ASSERT_STREQ(m.u.consent.kind, "face");
 	ASSERT(!m.u.consent.granted);
+	ASSERT_STREQ(m.u.consent.name, "");
+	ASSERT_EQ(P(DISPLAY_ROLE_KIOSK,
+		    "{\"v\":1,\"type\":\"consent\",\"kind\":\"face\",\"granted\":true,"
+		    "\"name\":\"Sam Lee\"}"),
+		  0);
+	ASSERT_STREQ(m.u.consent.name, "Sam Lee");
 
 	/* unknown extra fields are ignored within v1 */
 	ASSERT_EQ(
@@ -414,6 +431,12 @@ TEST(parse_refuses_bad_messages_with_a_reason)
 	    {DISPLAY_ROLE_KIOSK,
 	     "{\"v\":1,\"type\":\"consent\",\"kind\":\"Face!\",\"granted\":true}", "bad_field",
 	     "lowercase"},
+	    {DISPLAY_ROLE_KIOSK,
+	     "{\"v\":1,\"type\":\"consent\",\"kind\":\"face\",\"granted\":true,\"name\":\" Sam\"}",
+	     "bad_field", "\"name\": leading or trailing blanks"},
+	    {DISPLAY_ROLE_KIOSK,
+	     "{\"v\":1,\"type\":\"consent\",\"kind\":\"face\",\"granted\":true,\"name\":7}",
+	     "bad_field", "\"name\": expected a string"},
 	    {DISPLAY_ROLE_KIOSK, "{\"v\":1,\"type\":\"consent\",\"kind\":\"face\"}",
 	     "missing_field", "\"granted\""},
 	    {DISPLAY_ROLE_KIOSK, "{\"v\":1,\"type\":\"hello\",\"client\":[\"a\"]}", "bad_field",
@@ -1499,10 +1522,10 @@ TEST(kiosk_console_streams_the_reply)
 	send_built(d, display_msg_suggestions(buf, sizeof(buf), 0, sug, 2), buf);
 	send_built(d,
 		   display_msg_consent_request(buf, sizeof(buf), 0, "face",
-					       "May I remember you next time?"),
+					       "May I remember you next time?", true),
 		   buf);
 	usleep(100000);
-	ASSERT(write(in, "/tap 2\n/product 1\n/yes\n", 23) == 23);
+	ASSERT(write(in, "/tap 2\n/product 1\n/yes Sam Lee\n", 31) == 31);
 	ASSERT_EQ(owner_next(d, &m, false, 5000), 1);
 	ASSERT_EQ(m.type, DISPLAY_IN_TAP);
 	ASSERT_EQ(m.u.tap.kind, DISPLAY_TAP_SUGGESTION);
@@ -1515,6 +1538,11 @@ TEST(kiosk_console_streams_the_reply)
 	ASSERT_EQ(m.type, DISPLAY_IN_CONSENT);
 	ASSERT_STREQ(m.u.consent.kind, "face");
 	ASSERT(m.u.consent.granted);
+	ASSERT_STREQ(m.u.consent.name, "Sam Lee");
+	send_built(d,
+		   display_msg_consent_result(buf, sizeof(buf), 0, "face", true,
+					      "Done: I will know you next time."),
+		   buf);
 	send_built(d, display_msg_handoff(buf, sizeof(buf), 0, "pricing", "A colleague will help"),
 		   buf);
 	send_built(d, display_msg_handoff(buf, sizeof(buf), 0, "pricing", "Still coming"), buf);
@@ -1528,7 +1556,8 @@ TEST(kiosk_console_streams_the_reply)
 	ASSERT_CONTAINS(text, "[product 1] Fibre 500  $45/month");
 	ASSERT_CONTAINS(text, "- no lock-in");
 	ASSERT_CONTAINS(text, "[1] Tell me more [2] How much?");
-	ASSERT_CONTAINS(text, "[consent: face] May I remember you next time?");
+	ASSERT_CONTAINS(text, "[consent: face] May I remember you next time?   (/yes YOUR NAME or /no)");
+	ASSERT_CONTAINS(text, "[consent: face done] Done: I will know you next time.");
 	ASSERT_CONTAINS(text, "[handoff: pricing] A colleague will help");
 	display_free(d);
 }

@@ -4,6 +4,11 @@
  * they have a six-turn conversation that ends in a hand-over, and the staff
  * socket shows the co-pilot feed. Then the daemon is killed with SIGKILL
  * mid-visit and restarted: the session resumes with every committed turn.
+ * Face consent at the kiosk: with a camera replaying photos of one person and
+ * the real dlib models, an anonymous visitor is asked after two messages,
+ * says yes with a name, is enrolled from the live face (no image written) and
+ * recognised at the next re-check; a no keeps nothing and is not asked
+ * again; without a camera the box never asks and says why it cannot.
  * Runs build/bin/edgeboxd (or $EDGEBOX_BIN/edgeboxd), offline responder.
  */
 #include "tests/test.h"
@@ -14,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -386,4 +392,258 @@ TEST(silence_ends_the_visit_with_a_farewell)
 	kill(pid, SIGTERM);
 	ASSERT_EQ(wait_exit(pid, 5000), 0);
 	close(kiosk.fd);
+}
+
+/* ---- face consent at the kiosk --------------------------------------------- */
+
+/*
+ * A camera that replays three photos of one person in turn (so the motion
+ * gate lets the face stage look) and the real dlib models, next to the walk-in
+ * BLE replay (an app beacon the store has not mapped): an anonymous visitor
+ * the camera sees.
+ */
+static void write_camera_config(void)
+{
+	static const char *const photos[] = {"000179_02159509.jpg", "000183_02159543.jpg",
+					      "000186_02159346.jpg"};
+	char cwd[256], cam[700], src[900], dst[900], extra[2048];
+
+	ASSERT_MSG(getcwd(cwd, sizeof(cwd)), "getcwd");
+	snprintf(cam, sizeof(cam), "%s/camera", dir);
+	mkdir(cam, 0755);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(src, sizeof(src), "%s/tests/data/faces/johns/John_Salley/%s", cwd,
+			 photos[i]);
+		snprintf(dst, sizeof(dst), "%s/%zu.jpg", cam, i);
+		unlink(dst);
+		ASSERT_MSG(symlink(src, dst) == 0, "symlink %s", src);
+	}
+	snprintf(extra, sizeof(extra),
+		 "[camera]\ndriver = replay\npath = %s\nfps = 8\nloop = true\n"
+		 "[faces]\nmodels = %s/models\nrecheck_ms = 1000\n"
+		 "[privacy]\nface_consent_after_turns = 2\n",
+		 cam, cwd);
+	write_config_extra(extra);
+}
+
+static void consent_answer(struct client *c, bool yes, const char *name)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line),
+			 "{\"v\":1,\"type\":\"consent\",\"kind\":\"face\",\"granted\":%s%s%s%s}\n",
+			 yes ? "true" : "false", name ? ",\"name\":\"" : "", name ? name : "",
+			 name ? "\"" : "");
+
+	if (write(c->fd, line, (size_t)n) != n)
+		perror("consent");
+}
+
+static const char *str_of(const cJSON *m, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(m, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* A box in its own folder under the test's: state, log and config there. */
+static void use_dir(const char *name)
+{
+	snprintf(dir, sizeof(dir), "%s/%s", test_tmpdir(), name);
+	mkdir(dir, 0755);
+	snprintf(conf, sizeof(conf), "%s/e2e.conf", dir);
+	snprintf(logpath, sizeof(logpath), "%s/log", dir);
+}
+
+/* Starts the daemon on the config written and connects both displays. */
+static pid_t start_box(struct client *kiosk, struct client *staff)
+{
+	pid_t pid = start_daemon();
+
+	if (client_connect(kiosk, "kiosk.sock") < 0 || client_connect(staff, "staff.sock") < 0) {
+		printf("    no display sockets; daemon log:\n%s\n", slurp_log());
+		kill(pid, SIGKILL);
+		wait_exit(pid, 3000);
+		return -1;
+	}
+	return pid;
+}
+
+/* SIGTERM: the daemon must stop cleanly. */
+static int stop_box(pid_t pid, struct client *kiosk, struct client *staff)
+{
+	kill(pid, SIGTERM);
+	close(kiosk->fd);
+	close(staff->fd);
+	return wait_exit(pid, 5000);
+}
+
+/* Greeted, then two messages: the consent question comes after the second. */
+static cJSON *talk_until_consent_request(struct client *kiosk)
+{
+	char text[4096] = "";
+	cJSON *m = until(kiosk, "greeting", 30000, NULL, 0);
+
+	if (!m)
+		return NULL;
+	cJSON_Delete(m);
+	say(kiosk, "hi, I'm after a new phone plan");
+	m = until(kiosk, "reply_end", 10000, text, sizeof(text));
+	if (!m)
+		return NULL;
+	cJSON_Delete(m);
+	say(kiosk, "mostly streaming and video calls, I run out of data every month");
+	return until(kiosk, "consent_request", 10000, NULL, 0);
+}
+
+TEST(kiosk_consent_enrols_the_live_face_and_the_box_then_recognises_it)
+{
+	struct client kiosk, staff;
+	cJSON *m;
+	pid_t pid;
+
+	use_dir("consent-yes");
+	write_camera_config();
+	pid = start_box(&kiosk, &staff);
+	ASSERT(pid > 0);
+
+	/* the camera brought an anonymous visitor; after two messages, the question */
+	m = talk_until_consent_request(&kiosk);
+	ASSERT_MSG(m, "no consent_request; daemon log:\n%s", slurp_log());
+	ASSERT_STREQ(str_of(m, "kind"), "face");
+	ASSERT_CONTAINS(str_of(m, "text"), "never a photo");
+	ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(m, "ask_name"))); /* we do not know them */
+	cJSON_Delete(m);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM customers"), 0);
+
+	/* yes, call me Sam: the face the camera sees now is enrolled */
+	consent_answer(&kiosk, true, "Sam");
+	m = until(&kiosk, "consent_result", 15000, NULL, 0);
+	ASSERT_MSG(m, "no consent_result; daemon log:\n%s", slurp_log());
+	ASSERT_MSG(cJSON_IsTrue(cJSON_GetObjectItem(m, "ok")), "not enrolled: %s",
+		   str_of(m, "text"));
+	ASSERT_CONTAINS(str_of(m, "text"), "Sam");
+	cJSON_Delete(m);
+	m = until(&staff, "consent_recorded", 5000, NULL, 0);
+	ASSERT(m);
+	ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(m, "granted")));
+	ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(m, "enrolled")));
+	ASSERT_EQ((int)cJSON_GetObjectItem(m, "customer_id")->valuedouble, 1);
+	cJSON_Delete(m);
+
+	/* one customer, named; the consent (kiosk, by the customer) and one template */
+	ASSERT_EQ(count_rows("SELECT count(*) FROM customers WHERE display_name = 'Sam'"), 1);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM consents WHERE customer_id = 1 AND kind = "
+			     "'face' AND method = 'kiosk' AND granted_by IS NULL AND revoked_at "
+			     "IS NULL AND granted_at > 0"),
+		  1);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM face_embeddings WHERE customer_id = 1 AND "
+			     "source = 'enroll:kiosk' AND length(vector) = 512"),
+		  1);
+	/* the visit is theirs now (kept, not purged as anonymous) */
+	ASSERT_EQ(count_rows("SELECT count(*) FROM visits WHERE customer_id = 1"), 1);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM audit WHERE kind = 'consent_enrolment' AND "
+			     "detail LIKE '%\"enrolled\":true%'"),
+		  1);
+
+	/* the gallery is reloaded at once: the next re-check names the face */
+	for (int i = 0; i < 100 && count_rows("SELECT count(*) FROM audit WHERE kind = "
+					       "'face_identified' AND detail LIKE "
+					       "'%\"customer\":1,%'") < 1;
+	     i++)
+		usleep(100000);
+	ASSERT_MSG(count_rows("SELECT count(*) FROM audit WHERE kind = 'face_identified' AND "
+			      "detail LIKE '%\"customer\":1,%'") >= 1,
+		   "the enrolled face was not recognised; log:\n%s", slurp_log());
+
+	/* no image or crop was written anywhere in the box's folder (the camera's
+	 * replay photos are links into the repository, and not files) */
+	{
+		char cmd[2048];
+
+		snprintf(cmd, sizeof(cmd),
+			 "find '%s' -type f \\( -name '*.jpg' -o -name '*.jpeg' -o -name '*.ppm' -o "
+			 "-name '*.png' \\) | grep -q .",
+			 dir);
+		ASSERT_MSG(system(cmd) != 0, "an image file appeared in %s", dir);
+	}
+	ASSERT_EQ(stop_box(pid, &kiosk, &staff), 0);
+}
+
+TEST(kiosk_consent_no_keeps_nothing_and_is_not_asked_again)
+{
+	struct client kiosk, staff;
+	char text[4096] = "";
+	cJSON *m;
+	pid_t pid;
+
+	use_dir("consent-no");
+	write_camera_config();
+	pid = start_box(&kiosk, &staff);
+	ASSERT(pid > 0);
+	m = talk_until_consent_request(&kiosk);
+	ASSERT_MSG(m, "no consent_request; daemon log:\n%s", slurp_log());
+	cJSON_Delete(m);
+	consent_answer(&kiosk, false, NULL);
+	m = until(&kiosk, "consent_result", 5000, NULL, 0);
+	ASSERT(m);
+	ASSERT_CONTAINS(str_of(m, "text"), "not keep");
+	cJSON_Delete(m);
+	m = until(&staff, "consent_recorded", 5000, NULL, 0);
+	ASSERT(m);
+	ASSERT(cJSON_IsFalse(cJSON_GetObjectItem(m, "granted")));
+	ASSERT(!cJSON_GetObjectItem(m, "customer_id"));
+	cJSON_Delete(m);
+	/* more talk: the question is not asked again this visit */
+	say(&kiosk, "what about the unlimited one?");
+	m = until(&kiosk, "reply_end", 10000, text, sizeof(text));
+	ASSERT(m);
+	cJSON_Delete(m);
+	m = until(&kiosk, "consent_request", 1500, NULL, 0);
+	ASSERT(!m);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM customers"), 0);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM consents"), 0);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM face_embeddings"), 0);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM audit WHERE kind = 'consent_answer' AND detail "
+			     "LIKE '%\"granted\":false%'"),
+		  1);
+	ASSERT_EQ(stop_box(pid, &kiosk, &staff), 0);
+}
+
+TEST(kiosk_consent_without_a_camera_says_so_and_keeps_nothing)
+{
+	struct client kiosk, staff;
+	char text[4096] = "";
+	cJSON *m;
+	pid_t pid;
+
+	use_dir("consent-nocam");
+	write_config(); /* BLE only */
+	pid = start_box(&kiosk, &staff);
+	ASSERT(pid > 0);
+	m = until(&kiosk, "greeting", 15000, NULL, 0);
+	ASSERT_MSG(m, "no greeting; daemon log:\n%s", slurp_log());
+	cJSON_Delete(m);
+	/* no camera: the box never asks... */
+	for (int i = 0; i < 2; i++) {
+		say(&kiosk, conversation[i]);
+		m = until(&kiosk, "reply_end", 10000, text, sizeof(text));
+		ASSERT(m);
+		cJSON_Delete(m);
+	}
+	m = until(&kiosk, "consent_request", 1000, NULL, 0);
+	ASSERT(!m);
+	/* ...and a kiosk that offers it anyway gets a clear answer, nothing stored */
+	consent_answer(&kiosk, true, "Kim");
+	m = until(&kiosk, "consent_result", 5000, NULL, 0);
+	ASSERT(m);
+	ASSERT(cJSON_IsFalse(cJSON_GetObjectItem(m, "ok")));
+	ASSERT_CONTAINS(str_of(m, "text"), "no camera");
+	cJSON_Delete(m);
+	m = until(&staff, "consent_recorded", 5000, NULL, 0);
+	ASSERT(m);
+	ASSERT(cJSON_IsFalse(cJSON_GetObjectItem(m, "enrolled")));
+	cJSON_Delete(m);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM customers"), 0);
+	ASSERT_EQ(count_rows("SELECT count(*) FROM consents"), 0);
+	ASSERT_EQ(stop_box(pid, &kiosk, &staff), 0);
 }

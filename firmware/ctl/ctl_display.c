@@ -258,8 +258,15 @@ static void kiosk_show(struct console *con, const cJSON *m, const char *type)
 		printf("agent> %s\n  [farewell]\n", jstr(m, "text"));
 		con->awaiting = 0;
 	} else if (strcmp(type, "consent_request") == 0) {
+		const cJSON *ask = cJSON_GetObjectItemCaseSensitive(m, "ask_name");
+
 		snprintf(con->consent_kind, sizeof(con->consent_kind), "%s", jstr(m, "kind"));
-		printf("  [consent: %s] %s   (/yes or /no)\n", jstr(m, "kind"), jstr(m, "text"));
+		printf("  [consent: %s] %s   (%s or /no)\n", jstr(m, "kind"), jstr(m, "text"),
+		       cJSON_IsTrue(ask) ? "/yes YOUR NAME" : "/yes");
+	} else if (strcmp(type, "consent_result") == 0) {
+		printf("  [consent: %s %s] %s\n", jstr(m, "kind"),
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ok")) ? "done" : "not done",
+		       jstr(m, "text"));
 	}
 	/* Other types (newer servers) are not for this console. */
 }
@@ -269,7 +276,7 @@ static void kiosk_help(void)
 	fputs("  text      said by the customer\n"
 	      "  /tap N    tap suggestion N (or /tap ID)\n"
 	      "  /product N  tap product card N (or /product ID)\n"
-	      "  /yes /no  answer the consent question\n"
+	      "  /yes [NAME] /no  answer the consent question (NAME: what to call you)\n"
 	      "  //text    text starting with '/'\n"
 	      "  /quit     leave\n",
 	      stderr);
@@ -322,6 +329,8 @@ static bool kiosk_input(struct console *con, char *line)
 			display_json_begin(&w, buf, sizeof(buf), "consent", 0);
 			display_json_str(&w, "kind", con->consent_kind);
 			display_json_bool(&w, "granted", cmd[0] == 'y');
+			if (cmd[0] == 'y' && *arg)
+				display_json_str(&w, "name", arg);
 			return send_msg(con, &w);
 		}
 		fprintf(stderr, "edgeboxctl: unknown command /%s\n", cmd);
