@@ -5,7 +5,9 @@
  * Three steps over one output buffer:
  *   1. decode UTF-8 (strictly: no overlongs, surrogates or values past
  *      U+10FFFF) and map each code point to at most as many ASCII bytes as
- *      it took in UTF-8, collapsing whitespace on the way;
+ *      it took in UTF-8, collapsing whitespace on the way (to two spaces
+ *      where there were more than one, so step 3 sees word gaps; one
+ *      space again at the end);
  *   2. letters written with symbols ("c@ncel", "a$$", "k!ll");
  *   3. spaced-out words joined, runs of three or more of one letter cut to
  *      one.
@@ -515,6 +517,29 @@ static size_t squeeze_runs(char *s, size_t n)
 	return w;
 }
 
+/*
+ * Two spaces (kept from step 1 for the join) become one, except between two
+ * single letters or digits the join left apart ("n  y x"): one space there
+ * would make them a run the next normalisation joins, and the view must
+ * not change when normalised again.
+ */
+static size_t single_spaces(char *s, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t r = 0; r < n; r++) {
+		if (s[r] == ' ' && w >= 2 && s[w - 1] == ' ') {
+			bool lone_before = is_glyph(s[w - 2]) && (w == 2 || is_sep(s[w - 3]));
+			bool lone_after = r + 1 < n && single_at(s, n, r + 1);
+
+			if (!(lone_before && lone_after))
+				continue;
+		}
+		s[w++] = s[r];
+	}
+	return w;
+}
+
 /* ASCII to the view: lower case, whitespace to ' ', 0 for a control byte. */
 static inline char ascii_view(unsigned char b)
 {
@@ -533,7 +558,7 @@ int normalize_text(const char *in, size_t len, char *out, size_t cap, struct nor
 	const unsigned char *p = (const unsigned char *)in;
 	size_t i = 0, n = 0;
 	/* what the later steps will have to do, so they run only when needed */
-	bool symbols = false, single = false, pending = false, squeeze = false;
+	bool symbols = false, single = false, pending = false, squeeze = false, wide = false;
 
 	if (!info)
 		info = &scratch;
@@ -571,8 +596,13 @@ int normalize_text(const char *in, size_t len, char *out, size_t cap, struct nor
 		for (int j = 0; j < k; j++) {
 			char c = buf[j];
 
-			if (c == ' ' && (n == 0 || out[n - 1] == ' '))
+			/* Whitespace collapses, but to two spaces where there were
+			 * two or more, until the join below: "s h o w  y o u r"
+			 * is two spaced-out words, not one. */
+			if (c == ' ' && (n == 0 || (out[n - 1] == ' ' && n >= 2 && out[n - 2] == ' ')))
 				continue;
+			if (c == ' ' && out[n - 1] == ' ')
+				wide = true;
 			if (is_sep(c)) {
 				single |= pending;
 				squeeze |= c == '-';
@@ -587,7 +617,7 @@ int normalize_text(const char *in, size_t len, char *out, size_t cap, struct nor
 		}
 	}
 	single |= pending;
-	if (n > 0 && out[n - 1] == ' ')
+	while (n > 0 && out[n - 1] == ' ')
 		n--;
 	if (symbols) {
 		fold_symbols(out, n);
@@ -603,6 +633,8 @@ int normalize_text(const char *in, size_t len, char *out, size_t cap, struct nor
 		if (info->joined > joined) /* "a a a" joins into a run */
 			n = squeeze_runs(out, n);
 	}
+	if (wide)
+		n = single_spaces(out, n);
 	out[n] = '\0';
 	return (int)n;
 }
