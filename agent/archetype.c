@@ -1,6 +1,6 @@
 #include "agent/archetype.h"
+#include "agent/conf_lines.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -134,19 +134,8 @@ struct load_state {
 	struct archetype_set *set;
 	struct archetype *cur; /* NULL: in [settings] */
 	bool in_settings;
+	struct archetype_error *err;
 };
-
-static char *trim(char *s)
-{
-	char *end;
-
-	while (*s && isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
 
 static bool valid_id(const char *s)
 {
@@ -240,7 +229,7 @@ static int split_weight(char *value, int *weight)
 	if (end == sp + 1 || *end || w < -20 || w > 20 || w == 0)
 		return -EINVAL;
 	*sp = '\0';
-	trim(value);
+	conf_lines_trim(value);
 	*weight = (int)w;
 	return *value ? 0 : -EINVAL;
 }
@@ -363,8 +352,10 @@ static int arch_entry(struct load_state *st, int line, const char *key, char *va
 		    st->name, line, a->id, key);
 }
 
-static int section(struct load_state *st, int line, const char *s, struct archetype_error *err)
+static int section(void *ctx, int line, const char *s)
 {
+	struct load_state *st = ctx;
+	struct archetype_error *err = st->err;
 	struct archetype_set *set = st->set;
 	struct archetype *a;
 	int prev;
@@ -396,59 +387,22 @@ static int section(struct load_state *st, int line, const char *s, struct archet
 	return 0;
 }
 
-static int parse(struct load_state *st, const char *text, struct archetype_error *err)
+/* conf_lines_each() calls this only after a section: [settings] or an archetype. */
+static int entry(void *ctx, int line, const char *key, char *value)
 {
-	const char *p = text;
-	int lineno = 0, rc;
+	struct load_state *st = ctx;
 
-	while (*p) {
-		char line[ARCHETYPE_CONF_MAX_LINE + 2], *s, *eq;
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-
-		lineno++;
-		if (len > ARCHETYPE_CONF_MAX_LINE)
-			return fail(err, -EINVAL, "%s:%d: line longer than %d characters", st->name,
-				    lineno, ARCHETYPE_CONF_MAX_LINE);
-		memcpy(line, p, len);
-		line[len] = '\0';
-		p += len + (nl ? 1 : 0);
-		s = trim(line);
-		if (!*s || *s == '#' || *s == ';')
-			continue;
-		if (*s == '[') {
-			char *close = strchr(s, ']');
-
-			if (!close || *trim(close + 1))
-				return fail(
-				    err, -EINVAL,
-				    "%s:%d: expected a section header like [archetype.browser], "
-				    "got '%s'",
-				    st->name, lineno, s);
-			*close = '\0';
-			rc = section(st, lineno, trim(s + 1), err);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (!eq)
-			return fail(err, -EINVAL, "%s:%d: expected 'key = value', got '%s'",
-				    st->name, lineno, s);
-		*eq = '\0';
-		if (st->in_settings)
-			rc = setting(st, lineno, trim(s), trim(eq + 1), err);
-		else if (st->cur)
-			rc = arch_entry(st, lineno, trim(s), trim(eq + 1), err);
-		else
-			rc = fail(err, -EINVAL,
-				  "%s:%d: '%s' comes before any [section]; put it under one",
-				  st->name, lineno, trim(s));
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	if (st->in_settings)
+		return setting(st, line, key, value, st->err);
+	return arch_entry(st, line, key, value, st->err);
 }
+
+static const struct conf_lines_ops conf_ops = {
+    .max_line = ARCHETYPE_CONF_MAX_LINE,
+    .section_example = "archetype.browser",
+    .section = section,
+    .entry = entry,
+};
 
 static int check(struct archetype_set *set, const char *name, struct archetype_error *err)
 {
@@ -503,7 +457,7 @@ static int check(struct archetype_set *set, const char *name, struct archetype_e
 int archetype_set_load_string(const char *name, const char *text, struct archetype_set **ret,
 			      struct archetype_error *err)
 {
-	struct load_state st = {.name = name};
+	struct load_state st = {.name = name, .err = err};
 	struct archetype_set *set;
 	int rc;
 
@@ -521,7 +475,8 @@ int archetype_set_load_string(const char *name, const char *text, struct archety
 	set->decay = 0.7;
 	set->def = -1;
 	st.set = set;
-	rc = parse(&st, text, err);
+	rc = conf_lines_each(&conf_ops, name, text, &st, err ? err->msg : NULL,
+			     err ? sizeof(err->msg) : 0);
 	if (rc == 0)
 		rc = check(set, name, err);
 	if (rc < 0) {

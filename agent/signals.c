@@ -1,4 +1,5 @@
 #include "agent/signals.h"
+#include "agent/conf_lines.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -408,19 +409,8 @@ struct load_state {
 	enum sect sect;
 	int signal;
 	int section_line[SIGNAL_COUNT];
+	struct signals_error *err;
 };
-
-static char *trim(char *s)
-{
-	char *end;
-
-	while (*s && isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
 
 static int find_cue(const struct signals_detector *d, int signal, bool after_offer,
 		    const char *norm)
@@ -440,8 +430,10 @@ static int find_word(const struct signals_detector *d, enum ph_kind kind, const 
 	return 0;
 }
 
-static int section_begin(struct load_state *st, int line, const char *s, struct signals_error *err)
+static int section_begin(void *ctx, int line, const char *s)
 {
+	struct load_state *st = ctx;
+	struct signals_error *err = st->err;
 	enum signal sig;
 
 	st->signal = -1;
@@ -469,19 +461,18 @@ static int section_begin(struct load_state *st, int line, const char *s, struct 
 	return 0;
 }
 
-static int entry(struct load_state *st, int line, const char *key, const char *value,
-		 struct signals_error *err)
+static int entry(void *ctx, int line, const char *key, char *value)
 {
+	struct load_state *st = ctx;
+	struct signals_error *err = st->err;
 	struct signals_detector *d = st->d;
 	char norm[SIGNALS_MAX_PHRASE];
 	bool after_offer;
 	int n, prev;
 
 	switch (st->sect) {
-	case S_NONE:
-		return fail(err, -EINVAL,
-			    "%s:%d: '%s' comes before any [section]; put it under one", st->name,
-			    line, key);
+	case S_NONE: /* conf_lines_each() refuses an entry before any section */
+		return -EINVAL;
 	case S_SETTINGS: {
 		char *end;
 		long v;
@@ -569,52 +560,13 @@ static int entry(struct load_state *st, int line, const char *key, const char *v
 	return -EINVAL;
 }
 
-static int parse_conf(struct load_state *st, const char *text, struct signals_error *err)
-{
-	const char *p = text;
-	int lineno = 0, rc;
-
-	while (*p) {
-		char line[SIGNALS_CONF_MAX_LINE + 2], *s, *eq;
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-
-		lineno++;
-		if (len > SIGNALS_CONF_MAX_LINE)
-			return fail(err, -EINVAL, "%s:%d: line longer than %d characters; split it",
-				    st->name, lineno, SIGNALS_CONF_MAX_LINE);
-		memcpy(line, p, len);
-		line[len] = '\0';
-		p += len + (nl ? 1 : 0);
-		s = trim(line);
-		if (!*s || *s == '#' || *s == ';')
-			continue;
-		if (*s == '[') {
-			char *close = strchr(s, ']');
-
-			if (!close || *trim(close + 1))
-				return fail(
-				    err, -EINVAL,
-				    "%s:%d: expected a section header like [objection], got "
-				    "'%s'",
-				    st->name, lineno, s);
-			*close = '\0';
-			rc = section_begin(st, lineno, trim(s + 1), err);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (!eq)
-			return fail(err, -EINVAL, "%s:%d: expected 'key = value', got '%s'",
-				    st->name, lineno, s);
-		*eq = '\0';
-		rc = entry(st, lineno, trim(s), trim(eq + 1), err);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
+static const struct conf_lines_ops conf_ops = {
+    .max_line = SIGNALS_CONF_MAX_LINE,
+    .section_example = "objection",
+    .long_line_hint = "; split it",
+    .section = section_begin,
+    .entry = entry,
+};
 
 static int add_lexicon(struct signals_detector *d, const struct signals_lexicon *lex)
 {
@@ -666,7 +618,7 @@ int signals_detector_new_string(const char *name, const char *text,
 				const struct signals_lexicon *lex, struct signals_detector **ret,
 				struct signals_error *err)
 {
-	struct load_state st = {.name = name, .signal = -1};
+	struct load_state st = {.name = name, .signal = -1, .err = err};
 	struct signals_detector *d;
 	int rc;
 
@@ -680,7 +632,8 @@ int signals_detector_new_string(const char *name, const char *text,
 		return fail(err, -ENOMEM, "%s: out of memory", name);
 	d->negation_window = 3;
 	st.d = d;
-	rc = parse_conf(&st, text, err);
+	rc = conf_lines_each(&conf_ops, name, text, &st, err ? err->msg : NULL,
+			     err ? sizeof(err->msg) : 0);
 	if (rc < 0)
 		goto free_detector;
 	for (int s = 0; s < SIGNAL_COUNT; s++)

@@ -1,4 +1,5 @@
 #include "agent/skills.h"
+#include "agent/conf_lines.h"
 #include "agent/signals.h"
 #include "agent/state.h"
 
@@ -260,80 +261,60 @@ struct entry {
 	char value[SKILLS_MANIFEST_MAX_LINE];
 };
 
-static char *trim(char *s)
-{
-	char *end;
+struct manifest {
+	const char *name;
+	struct entry *e;
+	size_t ne;
+	char section[48];
+	struct skills_error *err;
+};
 
-	while (*s && isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
+static int manifest_section(void *ctx, int line, const char *name)
+{
+	struct manifest *m = ctx;
+
+	if (!*name || strlen(name) >= sizeof(m->section))
+		return fail(m->err, -EINVAL, "%s:%d: bad section name '%s'", m->name, line, name);
+	strcpy(m->section, name);
+	return 0;
 }
+
+static int manifest_entry(void *ctx, int line, const char *key, char *value)
+{
+	struct manifest *m = ctx;
+	struct entry *e;
+
+	if (m->ne == MAX_ENTRIES)
+		return fail(m->err, -E2BIG, "%s:%d: more than %d entries", m->name, line,
+			    MAX_ENTRIES);
+	e = &m->e[m->ne];
+	if (strlen(key) >= sizeof(e->key))
+		return fail(m->err, -EINVAL, "%s:%d: key '%s' is too long", m->name, line, key);
+	e->line = line;
+	strcpy(e->section, m->section);
+	strcpy(e->key, key);
+	strcpy(e->value, value);
+	m->ne++;
+	return 0;
+}
+
+static const struct conf_lines_ops manifest_ops = {
+    .max_line = SKILLS_MANIFEST_MAX_LINE,
+    .section_example = "skills",
+    .section = manifest_section,
+    .entry = manifest_entry,
+};
 
 static int parse_lines(const char *name, const char *text, struct entry *e, size_t *ne,
 		       struct skills_error *err)
 {
-	char section[48] = "";
-	const char *p = text;
-	int lineno = 0;
+	struct manifest m = {.name = name, .e = e, .err = err};
+	int rc;
 
-	*ne = 0;
-	while (*p) {
-		char line[SKILLS_MANIFEST_MAX_LINE + 2], *s, *eq, *key, *value;
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-
-		lineno++;
-		if (len > SKILLS_MANIFEST_MAX_LINE)
-			return fail(err, -EINVAL, "%s:%d: line longer than %d characters", name,
-				    lineno, SKILLS_MANIFEST_MAX_LINE);
-		memcpy(line, p, len);
-		line[len] = '\0';
-		p += len + (nl ? 1 : 0);
-		s = trim(line);
-		if (!*s || *s == '#' || *s == ';')
-			continue;
-		if (*s == '[') {
-			char *close = strchr(s, ']');
-
-			if (!close || *trim(close + 1))
-				return fail(
-				    err, -EINVAL,
-				    "%s:%d: expected a section header like [skills], got '%s'",
-				    name, lineno, s);
-			*close = '\0';
-			s = trim(s + 1);
-			if (!*s || strlen(s) >= sizeof(section))
-				return fail(err, -EINVAL, "%s:%d: bad section name '%s'", name,
-					    lineno, s);
-			strcpy(section, s);
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (!eq)
-			return fail(err, -EINVAL, "%s:%d: expected 'key = value', got '%s'", name,
-				    lineno, s);
-		*eq = '\0';
-		key = trim(s);
-		value = trim(eq + 1);
-		if (!section[0])
-			return fail(err, -EINVAL,
-				    "%s:%d: '%s' comes before any [section]; put it under one",
-				    name, lineno, key);
-		if (*ne == MAX_ENTRIES)
-			return fail(err, -E2BIG, "%s:%d: more than %d entries", name, lineno,
-				    MAX_ENTRIES);
-		if (strlen(key) >= sizeof(e->key))
-			return fail(err, -EINVAL, "%s:%d: key '%s' is too long", name, lineno, key);
-		e[*ne].line = lineno;
-		strcpy(e[*ne].section, section);
-		strcpy(e[*ne].key, key);
-		strcpy(e[*ne].value, value);
-		(*ne)++;
-	}
-	return 0;
+	rc = conf_lines_each(&manifest_ops, name, text, &m, err ? err->msg : NULL,
+			     err ? sizeof(err->msg) : 0);
+	*ne = m.ne;
+	return rc;
 }
 
 static bool valid_id(const char *s)
