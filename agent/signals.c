@@ -858,7 +858,28 @@ int signals_detect(const struct signals_detector *d, const char *text, size_t le
 		if (!m[a].dead && m[a].p->kind != PH_COMPETITOR)
 			m[a].negated = negated(toks, m[a].start, d->negation_window);
 
-	/* Pass 4: the evidence. */
+	/* Pass 4: a bare yes next to a doubt is not a yes. An after_offer
+	 * closing cue ("ok", "sounds good", "yes") gives way when the same
+	 * message objects or compares: "sounds good but I need to ask my wife",
+	 * "ok what about something cheaper", "yes still thinking, we pay for
+	 * StreamMax": it answers the question, it does not take the offer. */
+	for (unsigned a = 0; a < nm; a++) {
+		const struct phrase *p = m[a].p;
+
+		if (m[a].dead || m[a].negated)
+			continue;
+		if (p->kind == PH_COMPETITOR ||
+		    (p->kind == PH_CUE && (p->signal == SIGNAL_OBJECTION ||
+					   p->signal == SIGNAL_COMPARISON))) {
+			for (unsigned b = 0; b < nm; b++)
+				if (m[b].p->kind == PH_CUE && m[b].p->after_offer &&
+				    m[b].p->signal == SIGNAL_CLOSING)
+					m[b].dead = true;
+			break;
+		}
+	}
+
+	/* Pass 5: the evidence. */
 	for (unsigned a = 0; a < nm; a++) {
 		const struct phrase *p = m[a].p;
 		struct signals_evidence *ev;

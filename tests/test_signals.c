@@ -158,6 +158,22 @@ TEST(closing_and_after_offer_cues)
 	ASSERT(HAS(r, SIGNAL_CLOSING));
 	ASSERT(signals_has_evidence(&r, SIGNAL_CLOSING, "sounds good"));
 	ASSERT(signals_has_evidence(&r, SIGNAL_CLOSING, "tv-family-plus"));
+	/* A bare yes next to a doubt or a comparison is not a yes. */
+	ASSERT_EQ(detect(d, "sounds good but I need to ask my wife first", &offer, &r), 0);
+	ASSERT(HAS(r, SIGNAL_OBJECTION));
+	ASSERT(!HAS(r, SIGNAL_CLOSING));
+	ASSERT_EQ(detect(d, "ok what about something cheaper", &offer, &r), 0);
+	ASSERT(HAS(r, SIGNAL_OBJECTION));
+	ASSERT(!HAS(r, SIGNAL_CLOSING));
+	ASSERT_EQ(detect(d, "yes, we pay for Crestel at the moment", &offer, &r), 0);
+	ASSERT(HAS(r, SIGNAL_COMPARISON));
+	ASSERT(!HAS(r, SIGNAL_CLOSING));
+	/* ... but a real closing cue stands, and a negated doubt does not count */
+	ASSERT_EQ(detect(d, "sign me up, though it is expensive", &offer, &r), 0);
+	ASSERT(HAS(r, SIGNAL_CLOSING) && HAS(r, SIGNAL_OBJECTION));
+	ASSERT_EQ(detect(d, "ok, not too expensive", &offer, &r), 0);
+	ASSERT(HAS(r, SIGNAL_CLOSING));
+	ASSERT(!HAS(r, SIGNAL_OBJECTION));
 	/* The focus product gives "how much is it" its product. */
 	ASSERT_EQ(detect(d, "and how much", &offer, &r), 0);
 	ASSERT(signals_has_evidence(&r, SIGNAL_PRODUCT_INTEREST, "tv-family-plus"));
