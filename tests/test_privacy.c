@@ -6,7 +6,6 @@
  */
 #include "tests/test.h"
 
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include "agent/face_match.h"
 #include "firmware/store.h"
 #include "hal/image.h"
+#include "tests/support/daemon.h"
 
 #define FACES "tests/data/faces/johns"
 
@@ -67,17 +67,7 @@ static const char *output(void)
 
 static int rows(const char *sql)
 {
-	sqlite3 *d;
-	sqlite3_stmt *st;
-	int n = -1;
-
-	if (sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_prepare_v2(d, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(d);
-	return n;
+	return test_store_rows(db, sql);
 }
 
 /* The gallery's verdict for a photo, through the firmware's matching code. */
