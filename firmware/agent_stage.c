@@ -464,9 +464,8 @@ static void resume(struct agent_stage *s)
 }
 
 int agent_stage_new(const struct agent_stage_params *p, struct ring *in, struct store *store,
-		    struct agent *agent, struct display *kiosk, struct display *staff,
-		    struct enrol_slot *enrol, const struct config *cfg, struct agent_stage **ret,
-		    struct config_error *err)
+		    struct agent *agent, struct enrol_slot *enrol, const struct config *cfg,
+		    struct agent_stage **ret, struct config_error *err)
 {
 	struct visitor_params vp;
 	struct agent_stage *s;
@@ -482,8 +481,6 @@ int agent_stage_new(const struct agent_stage_params *p, struct ring *in, struct 
 	s->in = in;
 	s->store = store;
 	s->agent = agent;
-	s->kiosk = kiosk;
-	s->staff = staff;
 	s->enrol = enrol;
 	rc = visitor_tracker_new(&vp, &s->visitors);
 	if (rc < 0) {
@@ -492,6 +489,12 @@ int agent_stage_new(const struct agent_stage_params *p, struct ring *in, struct 
 	}
 	*ret = s;
 	return 0;
+}
+
+void agent_stage_set_displays(struct agent_stage *s, struct display *kiosk, struct display *staff)
+{
+	s->kiosk = kiosk;
+	s->staff = staff;
 }
 
 void agent_stage_free(struct agent_stage *s)

@@ -49,15 +49,18 @@ int agent_stage_params_from_config(const struct config *cfg, struct agent_stage_
 				   struct config_error *err);
 
 /*
- * in: the event ring; store, agent, kiosk, staff and enrol are borrowed
- * (kiosk, staff and enrol may be NULL; without enrol, the box has no camera
- * and never asks for face consent). 0 or -ENOMEM.
+ * in: the event ring; store, agent and enrol are borrowed (enrol may be
+ * NULL: the box has no camera and never asks for face consent). 0 or
+ * -ENOMEM.
  */
 struct enrol_slot;
 int agent_stage_new(const struct agent_stage_params *p, struct ring *in, struct store *store,
-		    struct agent *agent, struct display *kiosk, struct display *staff,
-		    struct enrol_slot *enrol, const struct config *cfg, struct agent_stage **ret,
-		    struct config_error *err);
+		    struct agent *agent, struct enrol_slot *enrol, const struct config *cfg,
+		    struct agent_stage **ret, struct config_error *err);
+/* The kiosk and staff displays (borrowed; either may be NULL: no socket).
+ * Before the stage starts. */
+void agent_stage_set_displays(struct agent_stage *s, struct display *kiosk,
+			      struct display *staff);
 void agent_stage_free(struct agent_stage *s);
 
 extern const struct stage_desc agent_stage_desc;

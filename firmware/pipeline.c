@@ -38,7 +38,9 @@ struct pipeline {
 	struct face_stage face;
 	struct gpio_stage gpio;
 	struct agent *agent;
-	struct display *kiosk, *staff;
+	struct display_params kiosk_dp, staff_dp; /* read by pipeline_create */
+	bool kiosk_on, staff_on;
+	struct display *kiosk, *staff;		  /* created by pipeline_start */
 	_Atomic(struct control *) control; /* pairing and tokens, once edgeboxd has it */
 	struct agent_stage *conversation;
 	struct enrol_slot *enrol; /* kiosk enrolments: conversation <-> face (with a camera) */
@@ -216,16 +218,16 @@ void pipeline_set_control(struct pipeline *p, struct control *c)
 	atomic_store(&p->control, c);
 }
 
-static int open_display(struct pipeline *p, enum display_role role, struct display **ret,
-			struct config_error *err)
+/* Reads a display's config; its socket is created by pipeline_start, once
+ * the whole config has been checked (edgeboxd refuses unknown keys after
+ * pipeline_create), so no tablet reaches a box about to refuse its config. */
+static int read_display(struct pipeline *p, enum display_role role, struct display_params *dp,
+			bool *ret_enabled, struct config_error *err)
 {
 	static const char *const pairing[] = {"off", "required", NULL};
-	struct display_params dp;
-	bool enabled;
-	char msg[512];
 	int rc, mode = 0;
 
-	rc = display_params_from_config(p->cfg, role, &dp, &enabled, err);
+	rc = display_params_from_config(p->cfg, role, dp, ret_enabled, err);
 	if (rc < 0)
 		return rc;
 	if (role == DISPLAY_ROLE_STAFF) {
@@ -233,24 +235,31 @@ static int open_display(struct pipeline *p, enum display_role role, struct displ
 		if (rc < 0)
 			return rc;
 		if (mode == 1) {
-			dp.auth = staff_auth;
-			dp.auth_ctx = p;
+			dp->auth = staff_auth;
+			dp->auth_ctx = p;
 		}
 	}
-	if (!enabled)
-		return 0; /* socket = none */
-	dp.notify = wake_event_ring;
-	dp.notify_ctx = p->event_ring;
-	rc = display_create(&dp, ret, msg, sizeof(msg));
-	if (rc < 0) {
-		/* no tablets until this is fixed, but the box still runs */
-		log_error("pipeline", "%s; the %s display is off", msg, display_role_name(role));
-		*ret = NULL;
-	}
+	dp->notify = wake_event_ring;
+	dp->notify_ctx = p->event_ring;
 	return 0;
 }
 
-/* The agent's knowledge, the display sockets and the conversation stage. */
+static struct display *open_display(const struct display_params *dp, bool enabled)
+{
+	struct display *d = NULL;
+	char msg[512];
+
+	if (!enabled)
+		return NULL; /* socket = none */
+	if (display_create(dp, &d, msg, sizeof(msg)) < 0) {
+		/* no tablets until this is fixed, but the box still runs */
+		log_error("pipeline", "%s; the %s display is off", msg, display_role_name(dp->role));
+		return NULL;
+	}
+	return d;
+}
+
+/* The agent's knowledge, the displays' config and the conversation stage. */
 static int open_conversation(struct pipeline *p, struct config_error *err)
 {
 	struct agent_stage_params ap;
@@ -262,12 +271,12 @@ static int open_conversation(struct pipeline *p, struct config_error *err)
 	rc = agent_new(p->cfg, &p->agent, err->msg, sizeof(err->msg));
 	if (rc < 0)
 		return rc == -ENOMEM ? rc : -EINVAL;
-	rc = open_display(p, DISPLAY_ROLE_KIOSK, &p->kiosk, err);
-	rc = rc ?: open_display(p, DISPLAY_ROLE_STAFF, &p->staff, err);
+	rc = read_display(p, DISPLAY_ROLE_KIOSK, &p->kiosk_dp, &p->kiosk_on, err);
+	rc = rc ?: read_display(p, DISPLAY_ROLE_STAFF, &p->staff_dp, &p->staff_on, err);
 	if (rc < 0)
 		return rc;
-	return agent_stage_new(&ap, p->event_ring, p->store, p->agent, p->kiosk, p->staff,
-			       p->enrol, p->cfg, &p->conversation, err);
+	return agent_stage_new(&ap, p->event_ring, p->store, p->agent, p->enrol, p->cfg,
+			       &p->conversation, err);
 }
 
 int pipeline_create(const struct config *cfg, struct pipeline **ret, struct config_error *err)
@@ -412,6 +421,9 @@ int pipeline_start(struct pipeline *p)
 	int rc;
 
 	p->started_ns = hal_now_ns();
+	p->kiosk = open_display(&p->kiosk_dp, p->kiosk_on);
+	p->staff = open_display(&p->staff_dp, p->staff_on);
+	agent_stage_set_displays(p->conversation, p->kiosk, p->staff);
 	rc = supervisor_start_all(&p->sup);
 	/* Let each thread apply its priority, then say once what it got. */
 	usleep(20000);

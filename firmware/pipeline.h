@@ -9,7 +9,8 @@
  * docs/ARCHITECTURE.md has the capacities, priorities and owners.
  * Devices are opened once in pipeline_create (so their config keys are read
  * and checked before the daemon reports ready) and again by a stage's init
- * when the supervisor restarts it.
+ * when the supervisor restarts it. The display sockets, which clients can
+ * reach, are created by pipeline_start.
  */
 #ifndef FIRMWARE_PIPELINE_H
 #define FIRMWARE_PIPELINE_H
@@ -32,7 +33,9 @@ struct supervisor;
  */
 int pipeline_create(const struct config *cfg, struct pipeline **ret, struct config_error *err);
 
-/* Starts every stage. 0 or -errno. */
+/* Creates the kiosk and staff sockets (only now: a config that is refused
+ * after pipeline_create never opens them) and starts every stage. Once per
+ * pipeline. 0 or -errno. */
 int pipeline_start(struct pipeline *p);
 
 /* One supervision round: restarts, watchdog, status file when due. */

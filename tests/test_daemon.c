@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,10 +188,26 @@ TEST(bad_config_is_refused_with_file_line_and_key)
 	ASSERT_CONTAINS(test_box_log(&box),
 			"bad.conf:4: [daemon] tick_ms: expected a whole number from 10 to 1000, got '5'");
 
-	test_box_write_conf(&box, "[store]\npath = x.db\n[daemon]\nlog_levle = debug\n");
-	ASSERT_EQ(test_box_start(&box, NULL), 0);
-	ASSERT_EQ(test_box_wait(&box, 5000), 2);
-	ASSERT_CONTAINS(test_box_log(&box), "bad.conf:4: [daemon] log_levle: unknown key");
+	/* A config refused for an unknown key never opens the display sockets:
+	 * a listener already on the kiosk's path would be reported if it did. */
+	{
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		ASSERT(strlen(box.dir) < 90); /* a socket path is short */
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%.90s/kiosk.sock", box.dir);
+		ASSERT(fd >= 0);
+		ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		ASSERT_EQ(listen(fd, 1), 0);
+		test_box_write_conf(&box, "[store]\npath = x.db\n[daemon]\nlog_levle = debug\n"
+					  "[kiosk]\nsocket = @DIR@/kiosk.sock\n[staff]\nsocket = none\n");
+		ASSERT_EQ(test_box_start(&box, NULL), 0);
+		ASSERT_EQ(test_box_wait(&box, 5000), 2);
+		ASSERT_CONTAINS(test_box_log(&box), "bad.conf:4: [daemon] log_levle: unknown key");
+		ASSERT_MSG(!strstr(test_box_log(&box), "kiosk socket"),
+			   "the refused daemon opened its kiosk socket:\n%s", test_box_log(&box));
+		close(fd);
+	}
 }
 
 TEST(missing_hardware_leaves_the_box_running_degraded)
