@@ -199,6 +199,21 @@ int agent_new_paths(const struct agent_paths *p, struct agent **ret, char *err, 
 	return 0;
 }
 
+/* The agent keeps at most AGENT_REPLY_MAX - 1 bytes of a reply (report,
+ * figure check, transcript): a longer one must end the model's turn as
+ * too_large, not reach the kiosk whole and be cut here unchecked. */
+static int start_llm(struct agent *a, struct llm_params *lp)
+{
+	int rc;
+
+	if (lp->max_reply_bytes > AGENT_REPLY_MAX - 1)
+		lp->max_reply_bytes = AGENT_REPLY_MAX - 1;
+	rc = llm_client_new(lp, &a->llm);
+	if (rc == 0)
+		snprintf(a->llm_model, sizeof(a->llm_model), "%s", lp->model);
+	return rc;
+}
+
 int agent_new(const struct config *cfg, struct agent **ret, char *err, size_t errlen)
 {
 	char rules[PATH_MAX_LEN], sig[PATH_MAX_LEN], arch[PATH_MAX_LEN], man[PATH_MAX_LEN],
@@ -237,12 +252,11 @@ int agent_new(const struct config *cfg, struct agent **ret, char *err, size_t er
 	if (rc < 0)
 		goto fail;
 	if (llm_params_configured(&lp)) {
-		rc = llm_client_new(&lp, &a->llm);
+		rc = start_llm(a, &lp);
 		if (rc < 0) {
 			fail(err, errlen, rc, "[llm] cannot set up the client: %s", strerror(-rc));
 			goto fail;
 		}
-		snprintf(a->llm_model, sizeof(a->llm_model), "%s", lp.model);
 	}
 	*ret = a;
 	return 0;
@@ -261,10 +275,9 @@ int agent_use_llm(struct agent *a, const char *url, const char *model, char *err
 	snprintf(lp.model, sizeof(lp.model), "%s", model ? model : "default");
 	llm_client_free(a->llm);
 	a->llm = NULL;
-	rc = llm_client_new(&lp, &a->llm);
+	rc = start_llm(a, &lp);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot use the LLM at %s: %s", url, strerror(-rc));
-	snprintf(a->llm_model, sizeof(a->llm_model), "%s", lp.model);
 	return 0;
 }
 
@@ -1109,11 +1122,7 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 			to_staff(s, buf,
 				 display_msg_offline_mode(buf, sizeof(buf), 0, true, res.detail));
 			audit(s, "offline", "{\"outcome\":\"%s\"}", rep->llm_outcome);
-			if (s->reply_started)
-				to_kiosk(s, buf,
-					 display_msg_reply_end(buf, sizeof(buf), 0,
-							       (uint32_t)s->turn));
-			s->reply_started = false;
+			/* a reply already started stays open: step 5 replaces it */
 		}
 		llm_result_release(&res);
 	}
@@ -1146,9 +1155,16 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 	/* 5. figures: every price and count must come from the catalog or a tool */
 	if (rep->reply[0])
 		check_figures(s, rep->reply, sizeof(rep->reply));
-	if (rep->reply[0] && rep->source != AGENT_REPLY_LLM)
+	if (s->reply_started && rep->source != AGENT_REPLY_LLM) {
+		/* The model failed after streaming part of a reply: the kiosk shows
+		 * the fallback instead, in the same reply, never the partial text
+		 * ended as if it were whole. */
+		to_kiosk(s, buf,
+			 display_msg_reply_fix(buf, sizeof(buf), 0, (uint32_t)s->turn, rep->reply));
+		to_kiosk(s, buf, display_msg_reply_end(buf, sizeof(buf), 0, (uint32_t)s->turn));
+	} else if (rep->reply[0] && rep->source != AGENT_REPLY_LLM) {
 		stream_text(s, rep->reply);
-	else if (rep->source == AGENT_REPLY_LLM) {
+	} else if (rep->source == AGENT_REPLY_LLM) {
 		to_kiosk(s, buf, display_msg_reply_end(buf, sizeof(buf), 0, (uint32_t)s->turn));
 		if (rep->flagged_figures)
 			to_kiosk(s, buf,
