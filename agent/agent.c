@@ -22,6 +22,7 @@
 #include "agent/tools.h"
 #include "firmware/config.h"
 #include "firmware/display.h"
+#include "hal/errmsg.h"
 
 #define MSG_MAX 16384          /* one display line */
 #define TRANSCRIPT_MAX 6000    /* bytes of transcript kept for escalations */
@@ -67,21 +68,6 @@ struct agent_session {
 	char card[AGENT_ID_MAX];
 	bool reply_started;
 };
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static int32_t today_utc(void)
 {
@@ -137,23 +123,23 @@ static int load_all(struct agent *a, const char *rules, const char *signals_conf
 		return rc;
 	rc = skills_load(manifest, &a->skills, &kerr);
 	if (rc < 0)
-		return fail(err, errlen, rc, "%s", kerr.msg);
+		return errmsg(err, errlen, rc, "%s", kerr.msg);
 	rc = archetype_set_load(archetypes, &a->archetypes, &aerr);
 	if (rc < 0)
-		return fail(err, errlen, rc, "%s", aerr.msg);
+		return errmsg(err, errlen, rc, "%s", aerr.msg);
 	rc = signals_lexicon_new(&lex);
 	if (rc < 0)
-		return fail(err, errlen, rc, "out of memory");
+		return errmsg(err, errlen, rc, "out of memory");
 	rc = fill_lexicon(a, lex);
 	if (rc < 0) {
 		signals_lexicon_free(lex);
-		return fail(err, errlen, rc, "%s: a product or competitor name is not a usable "
+		return errmsg(err, errlen, rc, "%s: a product or competitor name is not a usable "
 			    "signal term (%s)", catalog_dir, strerror(-rc));
 	}
 	rc = signals_detector_new(signals_conf, lex, &a->signals, &serr);
 	signals_lexicon_free(lex);
 	if (rc < 0)
-		return fail(err, errlen, rc, "%s", serr.msg);
+		return errmsg(err, errlen, rc, "%s", serr.msg);
 	return 0;
 }
 
@@ -185,7 +171,7 @@ int agent_new_paths(const struct agent_paths *p, struct agent **ret, char *err, 
 	snprintf(paths[4], PATH_MAX_LEN, "%s/catalog", base);
 	a = agent_alloc();
 	if (!a)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	rc = load_all(a, p && p->scope_rules ? p->scope_rules : paths[0],
 		      p && p->signals ? p->signals : paths[1],
 		      p && p->archetypes ? p->archetypes : paths[2],
@@ -238,14 +224,14 @@ int agent_new(const struct config *cfg, struct agent **ret, char *err, size_t er
 	rc = rc ?: config_int(cfg, "agent", "prompt_max_lines", 400, 50, 400, &lines, &cerr);
 	rc = rc ?: llm_params_from_config(cfg, "llm", &lp, &cerr);
 	if (rc < 0)
-		return fail(err, errlen, rc, "%s", cerr.msg);
+		return errmsg(err, errlen, rc, "%s", cerr.msg);
 	a = agent_alloc();
 	if (!a)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	a->prompt_max_lines = (unsigned)lines;
 	rc = tools_config(cfg, "agent", &a->max_tool_calls, &cerr);
 	if (rc < 0) {
-		fail(err, errlen, rc, "%s", cerr.msg);
+		errmsg(err, errlen, rc, "%s", cerr.msg);
 		goto fail;
 	}
 	rc = load_all(a, rules, sig, arch, man, cat, err, errlen);
@@ -254,7 +240,7 @@ int agent_new(const struct config *cfg, struct agent **ret, char *err, size_t er
 	if (llm_params_configured(&lp)) {
 		rc = start_llm(a, &lp);
 		if (rc < 0) {
-			fail(err, errlen, rc, "[llm] cannot set up the client: %s", strerror(-rc));
+			errmsg(err, errlen, rc, "[llm] cannot set up the client: %s", strerror(-rc));
 			goto fail;
 		}
 	}
@@ -277,7 +263,7 @@ int agent_use_llm(struct agent *a, const char *url, const char *model, char *err
 	a->llm = NULL;
 	rc = start_llm(a, &lp);
 	if (rc < 0)
-		return fail(err, errlen, rc, "cannot use the LLM at %s: %s", url, strerror(-rc));
+		return errmsg(err, errlen, rc, "cannot use the LLM at %s: %s", url, strerror(-rc));
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include "agent/state.h"
 #include "agent/tools.h"
 #include "evals/tune.h"
+#include "hal/errmsg.h"
 
 #define PATH_LEN 1024
 #define KNOWN_MAX 1024	 /* bytes of a "known: ..." list in a message */
@@ -36,21 +37,6 @@
 #define EXCERPT_MAX 160	 /* bytes of a reply quoted in a message */
 
 /* ---- small helpers --------------------------------------------------------- */
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static char *xstrdup(const char *s)
 {
@@ -462,7 +448,7 @@ static int refs_regexes(struct refs *r, char *err, size_t errlen)
 	r->products = pat ? compile(pat, PCRE2_CASELESS, msg, sizeof(msg)) : NULL;
 	free(pat);
 	if (!r->money || !r->diff || !r->period || !r->offer_words || !r->products)
-		return fail(err, errlen, -ENOMEM,
+		return errmsg(err, errlen, -ENOMEM,
 			    "%s: cannot build the reply checks from the catalog names",
 			    catalog_dir(r->catalog));
 	return 0;
@@ -497,10 +483,10 @@ static int refs_load(struct refs *r, const struct agent_paths *p, char *err, siz
 	snprintf(def[3], PATH_LEN, "%s/catalog", base);
 	rc = skills_load(p && p->skills ? p->skills : def[0], &r->skills, &kerr);
 	if (rc < 0)
-		return fail(err, errlen, rc, "%s", kerr.msg);
+		return errmsg(err, errlen, rc, "%s", kerr.msg);
 	rc = archetype_set_load(p && p->archetypes ? p->archetypes : def[1], &r->arch, &aerr);
 	if (rc < 0)
-		return fail(err, errlen, rc, "%s", aerr.msg);
+		return errmsg(err, errlen, rc, "%s", aerr.msg);
 	rc = catalog_load(p && p->catalog ? p->catalog : def[3], &r->catalog, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -633,7 +619,7 @@ int eval_set_new(const struct agent_paths *paths, struct eval_set **ret, char *e
 
 	*ret = NULL;
 	if (!set)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	rc = refs_load(&set->refs, paths, err, errlen);
 	if (rc < 0) {
 		eval_set_free(set);
@@ -1486,12 +1472,12 @@ int eval_set_add_file(struct eval_set *set, const char *path, char *err, size_t 
 
 	rc = read_file(path, EVAL_FILE_MAX_BYTES, &text, &len);
 	if (rc == -EFBIG)
-		return fail(err, errlen, rc,
+		return errmsg(err, errlen, rc,
 			    "%s: over the %d KiB limit of a scenario file; split "
 			    "the suite",
 			    path, EVAL_FILE_MAX_BYTES / 1024);
 	if (rc < 0)
-		return fail(err, errlen, rc, "%s: cannot read: %s", path, strerror(-rc));
+		return errmsg(err, errlen, rc, "%s: cannot read: %s", path, strerror(-rc));
 	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (!root) {
 		int line, col;
@@ -1502,7 +1488,7 @@ int eval_set_add_file(struct eval_set *set, const char *path, char *err, size_t 
 		for (char *p = near; *p; p++)
 			if (*p == '\n' || *p == '\t')
 				*p = ' ';
-		rc = fail(err, errlen, -EINVAL,
+		rc = errmsg(err, errlen, -EINVAL,
 			  "%s:%d:%d: not valid JSON near \"%s\"; check for a missing comma, quote "
 			  "or bracket (comments are not allowed)",
 			  path, line, col, near);
@@ -1513,7 +1499,7 @@ int eval_set_add_file(struct eval_set *set, const char *path, char *err, size_t 
 			int line, col;
 
 			line_col(text, p, &line, &col);
-			rc = fail(err, errlen, -EINVAL,
+			rc = errmsg(err, errlen, -EINVAL,
 				  "%s:%d:%d: text after the end of the JSON document", path, line,
 				  col);
 			goto out;
@@ -1659,7 +1645,7 @@ int eval_set_add_dir(struct eval_set *set, const char *dir, char *err, size_t er
 	int rc = 0;
 
 	if (!d)
-		return fail(err, errlen, -errno, "%s: cannot open the scenarios folder: %s", dir,
+		return errmsg(err, errlen, -errno, "%s: cannot open the scenarios folder: %s", dir,
 			    strerror(errno));
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
@@ -1667,7 +1653,7 @@ int eval_set_add_dir(struct eval_set *set, const char *dir, char *err, size_t er
 		if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0 || de->d_name[0] == '.')
 			continue;
 		if (n == EVAL_FILES_MAX) {
-			rc = fail(err, errlen, -E2BIG, "%s: more than %d scenario files", dir,
+			rc = errmsg(err, errlen, -E2BIG, "%s: more than %d scenario files", dir,
 				  EVAL_FILES_MAX);
 			goto out;
 		}
@@ -1678,7 +1664,7 @@ int eval_set_add_dir(struct eval_set *set, const char *dir, char *err, size_t er
 		n++;
 	}
 	if (n == 0) {
-		rc = fail(err, errlen, -ENOENT,
+		rc = errmsg(err, errlen, -ENOENT,
 			  "%s: no scenario files (*.json); write evals/scenarios/<suite>.json as "
 			  "docs/evals.md describes",
 			  dir);
@@ -1688,7 +1674,7 @@ int eval_set_add_dir(struct eval_set *set, const char *dir, char *err, size_t er
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path))
 			rc =
-			    fail(err, errlen, -ENAMETOOLONG, "%s/%s: path too long", dir, names[i]);
+			    errmsg(err, errlen, -ENAMETOOLONG, "%s/%s: path too long", dir, names[i]);
 		else
 			rc = eval_set_add_file(set, path, err, errlen);
 	}
@@ -1715,7 +1701,7 @@ int eval_set_select(struct eval_set *set, const char *suite, const char *scenari
 			for (size_t k = 0; k < set->n_suites && off < sizeof(list); k++)
 				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 							k ? ", " : "", set->suites[k].name);
-			return fail(err, errlen, -ENOENT, "--suite %s: no such suite (loaded: %s)",
+			return errmsg(err, errlen, -ENOENT, "--suite %s: no such suite (loaded: %s)",
 				    suite, list[0] ? list : "none");
 		}
 	}
@@ -1739,10 +1725,10 @@ int eval_set_select(struct eval_set *set, const char *suite, const char *scenari
 			}
 		}
 		if (best)
-			return fail(err, errlen, -ENOENT,
+			return errmsg(err, errlen, -ENOENT,
 				    "--scenario %s: no such scenario%s%s; did you mean '%s'?",
 				    scenario, suite ? " in suite " : "", suite ? suite : "", best);
-		return fail(err, errlen, -ENOENT,
+		return errmsg(err, errlen, -ENOENT,
 			    "--scenario %s: no such scenario%s%s (ids are listed in the JSON "
 			    "report and in evals/scenarios/*.json)",
 			    scenario ? scenario : "", suite ? " in suite " : "",
@@ -2469,10 +2455,10 @@ int eval_run(const struct eval_set *set, const struct eval_options *o, struct ev
 
 	*ret = NULL;
 	if (repeat > EVAL_REPEAT_MAX)
-		return fail(err, errlen, -EINVAL, "--repeat %u: at most %d", repeat,
+		return errmsg(err, errlen, -EINVAL, "--repeat %u: at most %d", repeat,
 			    EVAL_REPEAT_MAX);
 	if (eval_set_count(set) * repeat > EVAL_RUNS_MAX)
-		return fail(
+		return errmsg(
 		    err, errlen, -E2BIG,
 		    "%zu scenarios x --repeat %u is over the limit of %d runs; pick a suite "
 		    "with --suite",
@@ -2481,7 +2467,7 @@ int eval_run(const struct eval_set *set, const struct eval_options *o, struct ev
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	r->set = set;
 	r->repeat = repeat;
 	r->day = day;
@@ -2490,7 +2476,7 @@ int eval_run(const struct eval_set *set, const struct eval_options *o, struct ev
 	r->llm_model = xstrdup(o->llm_model ? o->llm_model : (o->llm_url ? "default" : NULL));
 	r->runs = calloc(eval_set_count(set) * repeat + 1, sizeof(*r->runs));
 	if (!r->runs) {
-		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		rc = errmsg(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	rc = agent_new_paths(&o->paths, &a, err, errlen);
@@ -2507,7 +2493,7 @@ int eval_run(const struct eval_set *set, const struct eval_options *o, struct ev
 			run->run = k;
 			rc = run_scenario(a, set, i, day, o->deterministic_only, run);
 			if (rc < 0) {
-				fail(err, errlen, rc, "scenario '%s': %s", set->sc[i].id,
+				errmsg(err, errlen, rc, "scenario '%s': %s", set->sc[i].id,
 				     strerror(-rc));
 				goto fail;
 			}
@@ -2946,24 +2932,24 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
 		return 0;
 	}
 	if (mkdir_parent(path) < 0)
-		return fail(err, errlen, -errno, "%s: cannot create its folder: %s", path,
+		return errmsg(err, errlen, -errno, "%s: cannot create its folder: %s", path,
 			    strerror(errno));
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return fail(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
+		return errmsg(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
 	f = fopen(tmp, "w");
 	if (!f)
-		return fail(err, errlen, -errno, "%s: cannot write: %s", tmp, strerror(errno));
+		return errmsg(err, errlen, -errno, "%s: cannot write: %s", tmp, strerror(errno));
 	if (fwrite(text, 1, n, f) != n || fclose(f) != 0) {
 		int e = errno;
 
 		unlink(tmp);
-		return fail(err, errlen, -e, "%s: write failed: %s", path, strerror(e));
+		return errmsg(err, errlen, -e, "%s: write failed: %s", path, strerror(e));
 	}
 	if (rename(tmp, path) < 0) {
 		int e = errno;
 
 		unlink(tmp);
-		return fail(err, errlen, -e, "%s: cannot rename into place: %s", path, strerror(e));
+		return errmsg(err, errlen, -e, "%s: cannot rename into place: %s", path, strerror(e));
 	}
 	return 0;
 }
@@ -2977,7 +2963,7 @@ int eval_results_write_json(const struct eval_results *r, const char *path, char
 
 	cJSON_Delete(root);
 	if (!text)
-		return fail(err, errlen, -ENOMEM, "out of memory building the JSON results");
+		return errmsg(err, errlen, -ENOMEM, "out of memory building the JSON results");
 	{
 		size_t n = strlen(text);
 		char *t2 = realloc(text, n + 2);
@@ -3080,25 +3066,25 @@ int eval_doc_open(const char *path, const char *title, struct eval_doc **ret, ch
 
 	*ret = NULL;
 	if (!d)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	d->html = ends_with(path, ".html") || ends_with(path, ".htm");
 	if ((size_t)snprintf(d->path, sizeof(d->path), "%s", path) >= sizeof(d->path) ||
 	    (size_t)snprintf(d->tmp, sizeof(d->tmp), "%s.tmp", path) >= sizeof(d->tmp)) {
 		free(d);
-		return fail(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
+		return errmsg(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
 	}
 	if (mkdir_parent(path) < 0) {
 		int e = errno;
 
 		free(d);
-		return fail(err, errlen, -e, "%s: cannot create its folder: %s", path, strerror(e));
+		return errmsg(err, errlen, -e, "%s: cannot create its folder: %s", path, strerror(e));
 	}
 	d->f = fopen(d->tmp, "w");
 	if (!d->f) {
 		int e = errno;
 
 		free(d);
-		return fail(err, errlen, -e, "%s: cannot write: %s", path, strerror(e));
+		return errmsg(err, errlen, -e, "%s: cannot write: %s", path, strerror(e));
 	}
 	if (d->html) {
 		fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>", d->f);
@@ -3247,11 +3233,11 @@ int eval_doc_close(struct eval_doc *d, char *err, size_t errlen)
 	if (d->html)
 		fputs("</body></html>\n", d->f);
 	if (ferror(d->f) | (fclose(d->f) != 0) | d->oom) {
-		rc = fail(err, errlen, d->oom ? -ENOMEM : -EIO, "%s: %s", d->path,
+		rc = errmsg(err, errlen, d->oom ? -ENOMEM : -EIO, "%s: %s", d->path,
 			  d->oom ? "out of memory formatting the report" : "write failed");
 		unlink(d->tmp);
 	} else if (rename(d->tmp, d->path) < 0) {
-		rc = fail(err, errlen, -errno, "%s: cannot rename into place: %s", d->path,
+		rc = errmsg(err, errlen, -errno, "%s: cannot rename into place: %s", d->path,
 			  strerror(errno));
 		unlink(d->tmp);
 	}

@@ -16,27 +16,13 @@
 #include <unistd.h>
 
 #include "agent/skills.h"
+#include "hal/errmsg.h"
 
 #define PATH_LEN 1024
 #define COPY_FILE_MAX (256 * 1024) /* one file of the skills folder */
 #define WHAT_MAX 400
 #define WHY_MAX 600
 #define LINES_MAX SKILLS_MAX_FILE_LINES
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* ---- files --------------------------------------------------------------------- */
 
@@ -119,7 +105,7 @@ static int copy_folder(const char *src, const char *dst, char *err, size_t errle
 	int rc = 0;
 
 	if (!d)
-		return fail(err, errlen, -errno, "%s: cannot open the skills folder: %s", src,
+		return errmsg(err, errlen, -errno, "%s: cannot open the skills folder: %s", src,
 			    strerror(errno));
 	while ((de = readdir(d)) && rc == 0) {
 		struct stat st;
@@ -131,25 +117,25 @@ static int copy_folder(const char *src, const char *dst, char *err, size_t errle
 		    stat(from, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (++n > EVAL_TUNE_COPY_MAX) {
-			rc = fail(err, errlen, -E2BIG, "%s: more than %d files to copy", src,
+			rc = errmsg(err, errlen, -E2BIG, "%s: more than %d files to copy", src,
 				  EVAL_TUNE_COPY_MAX);
 			break;
 		}
 		if ((size_t)snprintf(to, sizeof(to), "%s/%s", dst, de->d_name) >= sizeof(to)) {
-			rc = fail(err, errlen, -ENAMETOOLONG, "%s/%s: path too long", dst,
+			rc = errmsg(err, errlen, -ENAMETOOLONG, "%s/%s: path too long", dst,
 				  de->d_name);
 			break;
 		}
 		rc = read_all(from, COPY_FILE_MAX, &text);
 		if (rc < 0) {
-			fail(err, errlen, rc, "%s: cannot read for the scratch copy: %s", from,
+			errmsg(err, errlen, rc, "%s: cannot read for the scratch copy: %s", from,
 			     strerror(-rc));
 			break;
 		}
 		rc = write_atomic(to, text);
 		free(text);
 		if (rc < 0)
-			fail(err, errlen, rc, "%s: cannot write: %s", to, strerror(-rc));
+			errmsg(err, errlen, rc, "%s: cannot write: %s", to, strerror(-rc));
 	}
 	closedir(d);
 	return rc;
@@ -542,7 +528,7 @@ static int evaluate(struct ctx *c, const char *text, struct scores *ret, char *m
 
 	rc = write_atomic(c->skill_file, text);
 	if (rc < 0)
-		return fail(msg, len, rc, "%s: cannot write: %s", c->skill_file, strerror(-rc));
+		return errmsg(msg, len, rc, "%s: cannot write: %s", c->skill_file, strerror(-rc));
 	if (skills_load(c->manifest, &sk, &kerr) < 0) {
 		snprintf(msg, len, "%s", kerr.msg);
 		return 1;
@@ -703,7 +689,7 @@ static int person_variants(struct ctx *c, const char *dir, char *err, size_t err
 
 	if (!d)
 		return errno == ENOENT ? 0
-				       : fail(err, errlen, -errno, "%s: %s", dir, strerror(errno));
+				       : errmsg(err, errlen, -errno, "%s: %s", dir, strerror(errno));
 	while ((de = readdir(d)) && n < EVAL_TUNE_PERSON_MAX) {
 		size_t l = strlen(de->d_name);
 
@@ -723,12 +709,12 @@ static int person_variants(struct ctx *c, const char *dir, char *err, size_t err
 
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path)) {
 			rc =
-			    fail(err, errlen, -ENAMETOOLONG, "%s/%s: path too long", dir, names[i]);
+			    errmsg(err, errlen, -ENAMETOOLONG, "%s/%s: path too long", dir, names[i]);
 			break;
 		}
 		rc = read_all(path, SKILLS_MAX_FILE_BYTES, &text);
 		if (rc < 0) {
-			fail(err, errlen, rc, "%s: cannot read the variant: %s", path,
+			errmsg(err, errlen, rc, "%s: cannot read the variant: %s", path,
 			     strerror(-rc));
 			break;
 		}
@@ -823,7 +809,7 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 
 	*ret = NULL;
 	if (!to->skill || !skill_id_ok(to->skill))
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "--tune %s: a skill id is lower case letters, digits and '_' "
 			    "(the file skills/<id>.md)",
 			    to->skill ? to->skill : "(none)");
@@ -838,7 +824,7 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 		snprintf(dir, sizeof(dir), ".");
 	rc = skills_load(manifest, &sk, &kerr);
 	if (rc < 0)
-		return fail(err, errlen, rc, "%s", kerr.msg);
+		return errmsg(err, errlen, rc, "%s", kerr.msg);
 	if (skills_find(sk, to->skill) < 0) {
 		size_t off = 0;
 
@@ -846,13 +832,13 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 			off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%s%s", i ? ", " : "",
 						skills_id(sk, i));
 		skills_free(sk);
-		return fail(err, errlen, -EINVAL, "--tune %s: %s names no such skill (known: %s)",
+		return errmsg(err, errlen, -EINVAL, "--tune %s: %s names no such skill (known: %s)",
 			    to->skill, manifest, msg);
 	}
 	skills_free(sk);
 	t = calloc(1, sizeof(*t));
 	if (!t)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	t->skill = strdup(to->skill);
 	t->offline = o->llm_url == NULL;
 	t->repeat = o->repeat ? o->repeat : 1;
@@ -861,17 +847,17 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 	if (asprintf(&t->skill_path, "%s/%s.md", dir, to->skill) < 0)
 		t->skill_path = NULL;
 	if (!t->skill || !t->responder || !t->skill_path) {
-		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		rc = errmsg(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	rc = read_all(t->skill_path, SKILLS_MAX_FILE_BYTES, &original);
 	if (rc < 0) {
-		fail(err, errlen, rc, "%s: cannot read: %s", t->skill_path, strerror(-rc));
+		errmsg(err, errlen, rc, "%s: cannot read: %s", t->skill_path, strerror(-rc));
 		goto out;
 	}
 	snprintf(scratch, sizeof(scratch), "%s/edgebox-tune-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(scratch)) {
-		rc = fail(err, errlen, -errno, "%s: cannot make the scratch folder: %s", scratch,
+		rc = errmsg(err, errlen, -errno, "%s: cannot make the scratch folder: %s", scratch,
 			  strerror(errno));
 		goto out;
 	}
@@ -884,7 +870,7 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 		sizeof(smanifest) ||
 	    (size_t)snprintf(sskill, sizeof(sskill), "%s/%s.md", scratch, to->skill) >=
 		sizeof(sskill)) {
-		rc = fail(err, errlen, -ENAMETOOLONG, "%s: path too long", scratch);
+		rc = errmsg(err, errlen, -ENAMETOOLONG, "%s: path too long", scratch);
 		goto out;
 	}
 	c.set = set;
@@ -903,7 +889,7 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 		goto out;
 	rc = evaluate(&c, original, &t->base, msg, sizeof(msg));
 	if (rc != 0) {
-		rc = fail(err, errlen, rc < 0 ? rc : -EINVAL, "baseline: %s", msg);
+		rc = errmsg(err, errlen, rc < 0 ? rc : -EINVAL, "baseline: %s", msg);
 		goto out;
 	}
 	t->v[0].decision = EVAL_TUNE_BASELINE;
@@ -916,7 +902,7 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 	t->best.s = calloc(t->base.n + 1, sizeof(*t->best.s));
 	t->final_text = strdup(original);
 	if (!t->best.s || !t->final_text) {
-		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		rc = errmsg(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	memcpy(t->best.s, t->base.s, t->base.n * sizeof(*t->best.s));
@@ -945,7 +931,7 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 	for (unsigned round = 1; !c.stop; round++) {
 		rc = mutation_round(&c, round, &kept);
 		if (rc < 0) {
-			fail(err, errlen, rc, "round %u: %s", round, strerror(-rc));
+			errmsg(err, errlen, rc, "round %u: %s", round, strerror(-rc));
 			goto out;
 		}
 		if (!kept)
@@ -954,7 +940,7 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 	if (to->apply && t->improved) {
 		rc = write_atomic(t->skill_path, t->final_text);
 		if (rc < 0) {
-			fail(err, errlen, rc, "--apply: %s: cannot write: %s", t->skill_path,
+			errmsg(err, errlen, rc, "--apply: %s: cannot write: %s", t->skill_path,
 			     strerror(-rc));
 			goto out;
 		}
@@ -1189,7 +1175,7 @@ int eval_tune_write_json(const struct eval_tune *t, const char *path, char *err,
 	text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (!text)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	if (strcmp(path, "-") == 0) {
 		puts(text);
 		rc = 0;
@@ -1203,7 +1189,7 @@ int eval_tune_write_json(const struct eval_tune *t, const char *path, char *err,
 		}
 		rc = write_atomic(path, text);
 		if (rc < 0)
-			fail(err, errlen, rc, "%s: cannot write: %s", path, strerror(-rc));
+			errmsg(err, errlen, rc, "%s: cannot write: %s", path, strerror(-rc));
 	}
 	free(text);
 	return rc;

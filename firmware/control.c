@@ -28,6 +28,7 @@
 #include "firmware/config.h"
 #include "firmware/diag.h"
 #include "firmware/store.h"
+#include "hal/errmsg.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
@@ -79,21 +80,6 @@ struct control {
 	struct pin pins[CONTROL_PINS_MAX];
 	unsigned wrong;
 };
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static uint64_t mono_ns(void)
 {
@@ -213,11 +199,11 @@ int control_params_from_config(const struct config *cfg, struct control_params *
 static int params_check(const struct control_params *p, char *err, size_t len)
 {
 	if (!memchr(p->path, '\0', sizeof(p->path)) || !p->path[0])
-		return fail(err, len, -ENAMETOOLONG,
+		return errmsg(err, len, -ENAMETOOLONG,
 			    "control socket: the path is empty or longer than %d bytes",
 			    CONTROL_PATH_MAX - 1);
 	if (p->mode != 0600 && p->mode != 0660 && p->mode != 0666)
-		return fail(err, len, -EINVAL,
+		return errmsg(err, len, -EINVAL,
 			    "control socket %s: mode %#o: expected 0600 or 0660 (a client needs "
 			    "read and write permission)",
 			    p->path, p->mode);
@@ -226,12 +212,12 @@ static int params_check(const struct control_params *p, char *err, size_t len)
 	    !memchr(p->config_path, '\0', sizeof(p->config_path)) ||
 	    !memchr(p->edgeboxd_path, '\0', sizeof(p->edgeboxd_path)) ||
 	    !memchr(p->version, '\0', sizeof(p->version)))
-		return fail(err, len, -EINVAL,
+		return errmsg(err, len, -EINVAL,
 			    "control socket: a string parameter is not "
 			    "NUL-terminated");
 	if (p->pin_ttl_s < 1 || p->pin_ttl_s > 3600 || p->pin_attempts < 1 ||
 	    p->pin_attempts > 20 || p->timeout_ms < 10 || p->timeout_ms > 600000)
-		return fail(err, len, -EINVAL,
+		return errmsg(err, len, -EINVAL,
 			    "control socket: pin_ttl_s %u (1..3600), pin_attempts %u (1..20) or "
 			    "timeout_ms %u (10..600000) out of range",
 			    p->pin_ttl_s, p->pin_attempts, p->timeout_ms);
@@ -251,13 +237,13 @@ int control_peer_allowed(const struct control_peer *peer, bool has_group, gid_t 
 		for (size_t i = 0; i < peer->ngroups; i++)
 			if (peer->groups && peer->groups[i] == group)
 				return 0;
-		return fail(why, len, -EPERM,
+		return errmsg(why, len, -EPERM,
 			    "uid %u (pid %d) is neither root nor in group %s; ask for that group "
 			    "(usermod -aG %s USER, then log in again) or use sudo",
 			    (unsigned)peer->uid, (int)peer->pid, group_name ? group_name : "?",
 			    group_name ? group_name : "GROUP");
 	}
-	return fail(why, len, -EPERM,
+	return errmsg(why, len, -EPERM,
 		    "uid %u (pid %d) is not root and this control socket has no technicians' "
 		    "group ([control] group); use sudo",
 		    (unsigned)peer->uid, (int)peer->pid);
@@ -682,28 +668,28 @@ static int filter_from_cjson(const cJSON *req, struct control_log_filter *f, cha
 	v = cJSON_GetObjectItemCaseSensitive(req, "since_ms");
 	if (v) {
 		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9.0e15)
-			return fail(why, len, -EINVAL,
+			return errmsg(why, len, -EINVAL,
 				    "since_ms: expected a wall-clock time in ms since 1970 (>= 0)");
 		f->since_ms = (int64_t)v->valuedouble;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(req, "session");
 	if (v) {
 		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9.0e15)
-			return fail(why, len, -EINVAL,
+			return errmsg(why, len, -EINVAL,
 				    "session: expected a session number (>= 1; 0: any)");
 		f->session = (int64_t)v->valuedouble;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(req, "limit");
 	if (v) {
 		if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > CONTROL_LOGS_MAX)
-			return fail(why, len, -EINVAL, "limit: expected 1 to %d rows",
+			return errmsg(why, len, -EINVAL, "limit: expected 1 to %d rows",
 				    CONTROL_LOGS_MAX);
 		f->limit = (unsigned)v->valuedouble;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(req, "full");
 	if (v) {
 		if (!cJSON_IsBool(v))
-			return fail(why, len, -EINVAL, "full: expected true or false");
+			return errmsg(why, len, -EINVAL, "full: expected true or false");
 		f->full = cJSON_IsTrue(v);
 	}
 	v = cJSON_GetObjectItemCaseSensitive(req, "kinds");
@@ -711,17 +697,17 @@ static int filter_from_cjson(const cJSON *req, struct control_log_filter *f, cha
 		const cJSON *k;
 
 		if (!cJSON_IsArray(v))
-			return fail(why, len, -EINVAL,
+			return errmsg(why, len, -EINVAL,
 				    "kinds: expected an array of kinds such as [\"escalation\"]");
 		cJSON_ArrayForEach(k, v)
 		{
 			if (!cJSON_IsString(k) || !k->valuestring[0] ||
 			    strlen(k->valuestring) > CONTROL_KIND_MAX)
-				return fail(why, len, -EINVAL,
+				return errmsg(why, len, -EINVAL,
 					    "kinds: each kind is a word of 1 to %d bytes",
 					    CONTROL_KIND_MAX);
 			if (f->nkinds == CONTROL_KINDS_MAX)
-				return fail(why, len, -EINVAL, "kinds: at most %d kinds",
+				return errmsg(why, len, -EINVAL, "kinds: at most %d kinds",
 					    CONTROL_KINDS_MAX);
 			snprintf(f->kinds[f->nkinds++], CONTROL_KIND_MAX + 1, "%s", k->valuestring);
 		}
@@ -737,7 +723,7 @@ int control_log_filter_from_json(const char *json, struct control_log_filter *re
 
 	if (!cJSON_IsObject(req)) {
 		cJSON_Delete(req);
-		return fail(why, len, -EINVAL, "expected a JSON object with the filter's fields");
+		return errmsg(why, len, -EINVAL, "expected a JSON object with the filter's fields");
 	}
 	rc = filter_from_cjson(req, ret, why, len);
 	cJSON_Delete(req);
@@ -922,10 +908,10 @@ int control_devices_list(const char *store_path, bool all, control_line_fn fn, v
 	/* store.h has no listing of staff devices yet: read the table directly,
 	 * read-only (docs/technicians.md: store_staff_list would replace this). */
 	if (access(store_path, F_OK) < 0)
-		return fail(err, errlen, -errno, "%s: %s", store_path, strerror(errno));
+		return errmsg(err, errlen, -errno, "%s: %s", store_path, strerror(errno));
 	rc = sqlite3_open_v2(store_path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc != SQLITE_OK) {
-		fail(err, errlen, -EIO, "%s: %s", store_path,
+		errmsg(err, errlen, -EIO, "%s: %s", store_path,
 		     db ? sqlite3_errmsg(db) : "cannot open");
 		sqlite3_close(db);
 		return -EIO;
@@ -933,7 +919,7 @@ int control_devices_list(const char *store_path, bool all, control_line_fn fn, v
 	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
 	rc = sqlite3_prepare_v2(db, all ? all_sql : live_sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
-		r = fail(err, errlen, rc == SQLITE_AUTH || rc == SQLITE_CANTOPEN ? -EACCES : -EIO,
+		r = errmsg(err, errlen, rc == SQLITE_AUTH || rc == SQLITE_CANTOPEN ? -EACCES : -EIO,
 			 "%s: %s", store_path, sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return r;
@@ -962,7 +948,7 @@ int control_devices_list(const char *store_path, bool all, control_line_fn fn, v
 		}
 	}
 	r = rc == SQLITE_DONE ? n
-			      : fail(err, errlen, -EIO, "%s: %s", store_path, sqlite3_errmsg(db));
+			      : errmsg(err, errlen, -EIO, "%s: %s", store_path, sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return r;
@@ -1564,28 +1550,28 @@ static int clear_path(const struct control_params *p, const struct sockaddr_un *
 
 	if (lstat(p->path, &st) < 0)
 		return errno == ENOENT ? 0
-				       : fail(err, len, -errno, "control socket %s: %s", p->path,
+				       : errmsg(err, len, -errno, "control socket %s: %s", p->path,
 					      strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
-		return fail(err, len, -EEXIST,
+		return errmsg(err, len, -EEXIST,
 			    "control socket %s: the path exists and is not a socket; remove it or "
 			    "set another [control] socket",
 			    p->path);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
-		return fail(err, len, -errno, "control socket: socket(): %s", strerror(errno));
+		return errmsg(err, len, -errno, "control socket: socket(): %s", strerror(errno));
 	rc = connect(s, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ? 0 : -errno;
 	close(s);
 	if (rc == 0 || rc == -EAGAIN || rc == -EINPROGRESS)
-		return fail(err, len, -EADDRINUSE,
+		return errmsg(err, len, -EADDRINUSE,
 			    "control socket %s: another process listens on it (another edgeboxd?); "
 			    "stop it or set another [control] socket",
 			    p->path);
 	if (rc != -ECONNREFUSED)
-		return fail(err, len, rc, "control socket %s: cannot check the existing socket: %s",
+		return errmsg(err, len, rc, "control socket %s: cannot check the existing socket: %s",
 			    p->path, strerror(-rc));
 	if (unlink(p->path) < 0 && errno != ENOENT)
-		return fail(err, len, -errno,
+		return errmsg(err, len, -errno,
 			    "control socket %s: cannot remove the stale socket: %s", p->path,
 			    strerror(errno));
 	return 0;
@@ -1602,7 +1588,7 @@ static int open_listener(struct control *c, char *err, size_t len)
 	if (p->group[0]) {
 		rc = lookup_group(p->group, &c->gid);
 		if (rc < 0)
-			return fail(
+			return errmsg(
 			    err, len, -EINVAL,
 			    "control socket %s: group '%s': %s; create it (groupadd --system "
 			    "%s) or fix [control] group",
@@ -1615,16 +1601,16 @@ static int open_listener(struct control *c, char *err, size_t len)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return fail(err, len, -errno, "control socket: socket(): %s", strerror(errno));
+		return errmsg(err, len, -errno, "control socket: socket(): %s", strerror(errno));
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		rc = -errno;
 		close(fd);
 		if (rc == -ENOENT)
-			return fail(err, len, rc,
+			return errmsg(err, len, rc,
 				    "control socket %s: the folder does not exist; create it (the "
 				    "systemd unit's RuntimeDirectory=edgebox makes /run/edgebox)",
 				    p->path);
-		return fail(err, len, rc, "control socket %s: bind: %s%s", p->path, strerror(-rc),
+		return errmsg(err, len, rc, "control socket %s: bind: %s%s", p->path, strerror(-rc),
 			    rc == -EACCES ? "; the daemon needs write access to the folder" : "");
 	}
 	/* Not listening yet: nobody can connect before the mode and group are set. */
@@ -1633,7 +1619,7 @@ static int open_listener(struct control *c, char *err, size_t len)
 		rc = -errno;
 		unlink(p->path);
 		close(fd);
-		return fail(
+		return errmsg(
 		    err, len, rc, "control socket %s: cannot set mode %04o%s%s: %s%s", p->path,
 		    p->mode, c->has_group ? " and group " : "", p->group, strerror(-rc),
 		    rc == -EPERM ? "; the daemon must be root or a member of that group" : "");
@@ -1646,7 +1632,7 @@ static int open_listener(struct control *c, char *err, size_t len)
 		rc = -errno;
 		unlink(p->path);
 		close(fd);
-		return fail(err, len, rc, "control socket %s: listen: %s", p->path, strerror(-rc));
+		return errmsg(err, len, rc, "control socket %s: listen: %s", p->path, strerror(-rc));
 	}
 	c->listen_fd = fd;
 	return 0;
@@ -1670,10 +1656,10 @@ int control_create(const struct control_params *p, struct control **ret, char *e
 	if (rc < 0)
 		return rc;
 	if (sodium_init() < 0)
-		return fail(err, errlen, -EIO, "control socket: libsodium would not initialise");
+		return errmsg(err, errlen, -EIO, "control socket: libsodium would not initialise");
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		return fail(err, errlen, -ENOMEM, "control socket: out of memory");
+		return errmsg(err, errlen, -ENOMEM, "control socket: out of memory");
 	c->p = *p;
 	c->listen_fd = -1;
 	c->wake_fd = -1;
@@ -1683,7 +1669,7 @@ int control_create(const struct control_params *p, struct control **ret, char *e
 	pthread_mutex_init(&c->pin_lock, NULL);
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->wake_fd < 0) {
-		rc = fail(err, errlen, -errno, "control socket: eventfd: %s", strerror(errno));
+		rc = errmsg(err, errlen, -errno, "control socket: eventfd: %s", strerror(errno));
 		goto free_c;
 	}
 	rc = open_listener(c, err, errlen);
@@ -1691,7 +1677,7 @@ int control_create(const struct control_params *p, struct control **ret, char *e
 		goto free_c;
 	rc = -pthread_create(&c->listener, NULL, listener_main, c);
 	if (rc < 0) {
-		fail(err, errlen, rc, "control socket: cannot start its thread: %s", strerror(-rc));
+		errmsg(err, errlen, rc, "control socket: cannot start its thread: %s", strerror(-rc));
 		remove_socket_file(c);
 		goto free_c;
 	}
@@ -1742,22 +1728,22 @@ int control_request(const char *path, const char *request, int timeout_ms, contr
 	int fd, rc, lines = 0;
 
 	if (!path || strlen(path) >= sizeof(addr.sun_path))
-		return fail(err, errlen, -ENAMETOOLONG, "control socket path too long");
+		return errmsg(err, errlen, -ENAMETOOLONG, "control socket path too long");
 	memcpy(addr.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "socket(): %s", strerror(errno));
+		return errmsg(err, errlen, -errno, "socket(): %s", strerror(errno));
 	set_timeouts(fd, timeout_ms > 0 ? (unsigned)timeout_ms : 2000);
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		rc = -errno;
 		close(fd);
 		if (rc == -EACCES)
-			return fail(
+			return errmsg(
 			    err, errlen, rc,
 			    "%s: permission denied (only root and the technicians' group may "
 			    "use it: sudo, or ask for the group)",
 			    path);
-		return fail(err, errlen, rc,
+		return errmsg(err, errlen, rc,
 			    "%s: %s (is edgeboxd running? `systemctl status "
 			    "edgeboxd`)",
 			    path, strerror(-rc));
@@ -1767,7 +1753,7 @@ int control_request(const char *path, const char *request, int timeout_ms, contr
 	/* A server that refuses us says why and closes before reading: read that. */
 	if (rc < 0 && rc != -EPIPE && rc != -ECONNRESET) {
 		close(fd);
-		return fail(err, errlen, rc, "%s: cannot send the request: %s", path,
+		return errmsg(err, errlen, rc, "%s: cannot send the request: %s", path,
 			    strerror(-rc));
 	}
 	for (;;) {
@@ -1781,7 +1767,7 @@ int control_request(const char *path, const char *request, int timeout_ms, contr
 			if (ncap > CONTROL_LINE_MAX + 65536)
 				ncap = CONTROL_LINE_MAX + 65536;
 			if (ncap <= cap) {
-				rc = fail(err, errlen, -EPROTO,
+				rc = errmsg(err, errlen, -EPROTO,
 					  "%s: a response line is longer than %u "
 					  "bytes",
 					  path, CONTROL_LINE_MAX);
@@ -1789,7 +1775,7 @@ int control_request(const char *path, const char *request, int timeout_ms, contr
 			}
 			nb = realloc(buf, ncap);
 			if (!nb) {
-				rc = fail(err, errlen, -ENOMEM, "out of memory");
+				rc = errmsg(err, errlen, -ENOMEM, "out of memory");
 				break;
 			}
 			buf = nb;
@@ -1804,7 +1790,7 @@ int control_request(const char *path, const char *request, int timeout_ms, contr
 		}
 		if (n < 0) {
 			rc = errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-			fail(err, errlen, rc, "%s: %s while waiting for the answer", path,
+			errmsg(err, errlen, rc, "%s: %s while waiting for the answer", path,
 			     rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
 			break;
 		}
@@ -1835,7 +1821,7 @@ int control_request(const char *path, const char *request, int timeout_ms, contr
 			start = 0;
 		}
 		if (got > CONTROL_LINE_MAX) {
-			rc = fail(err, errlen, -EPROTO,
+			rc = errmsg(err, errlen, -EPROTO,
 				  "%s: a response line is longer than %u bytes", path,
 				  CONTROL_LINE_MAX);
 			break;

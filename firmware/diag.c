@@ -40,6 +40,7 @@
 #include "firmware/store.h"
 #include "firmware/update.h"
 #include "hal/camera.h"
+#include "hal/errmsg.h"
 #include "hal/registry.h"
 
 #define PATH_LEN 4096
@@ -2135,21 +2136,6 @@ static char *resanitize_audit(const char *jsonl, size_t *ret_rows)
 	return b.p;
 }
 
-static int bundle_fail(char *err, size_t len, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int bundle_fail(char *err, size_t len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 int diag_bundle_write(const struct diag_bundle *b, const char *out_path, char *err, size_t errlen)
 {
 	struct secrets sec = {0};
@@ -2162,11 +2148,11 @@ int diag_bundle_write(const struct diag_bundle *b, const char *out_path, char *e
 	int rc = 0;
 
 	if (!out_path || strlen(out_path) >= PATH_LEN)
-		return bundle_fail(err, errlen, -EINVAL, "bundle: no output path or too long");
+		return errmsg(err, errlen, -EINVAL, "bundle: no output path or too long");
 	if (b->config_text) {
 		rc = redact(b->config_text, &config, &sec);
 		if (rc < 0) {
-			rc = bundle_fail(err, errlen, rc, "bundle: cannot redact the config: %s",
+			rc = errmsg(err, errlen, rc, "bundle: cannot redact the config: %s",
 					 strerror(-rc));
 			goto out;
 		}
@@ -2176,7 +2162,7 @@ int diag_bundle_write(const struct diag_bundle *b, const char *out_path, char *e
 	if ((b->diag_jsonl && !(diagj = scrub(b->diag_jsonl, &sec))) ||
 	    (b->status_json && !(status = scrub(b->status_json, &sec))) ||
 	    (b->versions && !(versions = scrub(b->versions, &sec)))) {
-		rc = bundle_fail(err, errlen, -ENOMEM, "bundle: out of memory");
+		rc = errmsg(err, errlen, -ENOMEM, "bundle: out of memory");
 		goto out;
 	}
 	if (b->audit_jsonl) {
@@ -2185,7 +2171,7 @@ int diag_bundle_write(const struct diag_bundle *b, const char *out_path, char *e
 		audit = a ? scrub(a, &sec) : NULL;
 		free(a);
 		if (!audit) {
-			rc = bundle_fail(err, errlen, -ENOMEM, "bundle: out of memory");
+			rc = errmsg(err, errlen, -ENOMEM, "bundle: out of memory");
 			goto out;
 		}
 	}
@@ -2232,21 +2218,21 @@ int diag_bundle_write(const struct diag_bundle *b, const char *out_path, char *e
 		sb_printf(&man, "  audit.jsonl: %s\n",
 			  b->why_no_audit ? b->why_no_audit : "the audit log could not be read");
 	if (man.failed) {
-		rc = bundle_fail(err, errlen, -ENOMEM, "bundle: out of memory");
+		rc = errmsg(err, errlen, -ENOMEM, "bundle: out of memory");
 		goto out;
 	}
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", out_path);
 	t.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (t.fd < 0) {
-		rc = bundle_fail(err, errlen, -errno, "bundle: cannot create %s: %s", tmp,
+		rc = errmsg(err, errlen, -errno, "bundle: cannot create %s: %s", tmp,
 				 strerror(errno));
 		goto out;
 	}
 	if (deflateInit2(&t.zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
 		close(t.fd);
 		unlink(tmp);
-		rc = bundle_fail(err, errlen, -ENOMEM, "bundle: zlib would not start");
+		rc = errmsg(err, errlen, -ENOMEM, "bundle: zlib would not start");
 		goto out;
 	}
 	tgz_add(&t, "MANIFEST.txt", man.p, man.len, now / 1000);
@@ -2278,7 +2264,7 @@ int diag_bundle_write(const struct diag_bundle *b, const char *out_path, char *e
 		t.err = -errno;
 	if (t.err) {
 		unlink(tmp);
-		rc = bundle_fail(err, errlen, t.err, "bundle: cannot write %s: %s", out_path,
+		rc = errmsg(err, errlen, t.err, "bundle: cannot write %s: %s", out_path,
 				 strerror(-t.err));
 	}
 out:

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +11,7 @@
 
 #include <jpeglib.h>
 
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
+#include "hal/errmsg.h"
 
 static size_t rgb_bytes(uint32_t width, uint32_t height)
 {
@@ -36,7 +22,7 @@ static int check_size(const char *name, const char *what, uint32_t width, uint32
 		      char *err, size_t errlen)
 {
 	if (width == 0 || height == 0 || width > CAMERA_MAX_WIDTH || height > CAMERA_MAX_HEIGHT)
-		return fail(err, errlen, -ERANGE,
+		return errmsg(err, errlen, -ERANGE,
 			    "%s: %s says %ux%u, outside 1x1..%ux%u (scale it down first)", name,
 			    what, width, height, CAMERA_MAX_WIDTH, CAMERA_MAX_HEIGHT);
 	return 0;
@@ -48,7 +34,7 @@ static int check_capacity(const char *name, uint32_t width, uint32_t height,
 	size_t need = rgb_bytes(width, height);
 
 	if (!frame->data || frame->capacity < need)
-		return fail(err, errlen, -ENOSPC,
+		return errmsg(err, errlen, -ENOSPC,
 			    "%s: the frame buffer holds %zu bytes, a %ux%u RGB24 image needs %zu",
 			    name, frame->data ? frame->capacity : 0, width, height, need);
 	return 0;
@@ -81,18 +67,18 @@ int image_read_file(const char *path, uint8_t *buf, size_t cap, size_t *ret_len,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
+		return errmsg(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0) {
-		rc = fail(err, errlen, -errno, "cannot stat %s: %s", path, strerror(errno));
+		rc = errmsg(err, errlen, -errno, "cannot stat %s: %s", path, strerror(errno));
 		goto close_fd;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = fail(err, errlen, -EINVAL, "%s: not a regular file", path);
+		rc = errmsg(err, errlen, -EINVAL, "%s: not a regular file", path);
 		goto close_fd;
 	}
 	if ((uint64_t)st.st_size > cap) {
 		rc =
-		    fail(err, errlen, -EFBIG, "%s: %lld bytes, more than the %zu this reader takes",
+		    errmsg(err, errlen, -EFBIG, "%s: %lld bytes, more than the %zu this reader takes",
 			 path, (long long)st.st_size, cap);
 		goto close_fd;
 	}
@@ -103,7 +89,7 @@ int image_read_file(const char *path, uint8_t *buf, size_t cap, size_t *ret_len,
 
 			n = read(fd, &extra, 1);
 			if (n > 0) {
-				rc = fail(err, errlen, -EFBIG, "%s: grew past %zu bytes while read",
+				rc = errmsg(err, errlen, -EFBIG, "%s: grew past %zu bytes while read",
 					  path, cap);
 				goto close_fd;
 			}
@@ -113,7 +99,7 @@ int image_read_file(const char *path, uint8_t *buf, size_t cap, size_t *ret_len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = fail(err, errlen, -errno, "cannot read %s: %s", path, strerror(errno));
+			rc = errmsg(err, errlen, -errno, "cannot read %s: %s", path, strerror(errno));
 			goto close_fd;
 		}
 		if (n == 0)
@@ -160,7 +146,7 @@ static int ppm_parse(const char *name, const uint8_t *d, size_t len, struct ppm_
 	int i, rc;
 
 	if (image_sniff(d, len) != IMAGE_FORMAT_PPM)
-		return fail(err, errlen, -EINVAL, "%s: not a binary PPM (no P6 signature)", name);
+		return errmsg(err, errlen, -EINVAL, "%s: not a binary PPM (no P6 signature)", name);
 	for (i = 0; i < 3; i++) {
 		uint64_t v = 0;
 		size_t start;
@@ -174,21 +160,21 @@ static int ppm_parse(const char *name, const uint8_t *d, size_t len, struct ppm_
 			pos++;
 		}
 		if (pos == start)
-			return fail(err, errlen, -EINVAL,
+			return errmsg(err, errlen, -EINVAL,
 				    "%s: PPM header is %s where the %s should be", name,
 				    pos >= len ? "cut short" : "garbled", field_names[i]);
 		field[i] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 	}
 	/* Exactly one whitespace byte separates maxval from the pixels. */
 	if (pos >= len || !(d[pos] == ' ' || d[pos] == '\t' || d[pos] == '\n' || d[pos] == '\r'))
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "%s: PPM header does not end with a whitespace after maxval", name);
 	pos++;
 	if (field[2] == 0 || field[2] > 65535)
-		return fail(err, errlen, -EINVAL, "%s: PPM maxval %u is invalid (1..65535)", name,
+		return errmsg(err, errlen, -EINVAL, "%s: PPM maxval %u is invalid (1..65535)", name,
 			    field[2]);
 	if (field[2] != 255)
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 			    "%s: PPM maxval %u is not supported, only 255 (8 bits); convert with "
 			    "`pnmdepth 255`",
 			    name, field[2]);
@@ -196,7 +182,7 @@ static int ppm_parse(const char *name, const uint8_t *d, size_t len, struct ppm_
 	if (rc < 0)
 		return rc;
 	if (len - pos < rgb_bytes(field[0], field[1]))
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "%s: PPM is truncated: %zu bytes of pixels, %ux%u needs %zu", name,
 			    len - pos, field[0], field[1], rgb_bytes(field[0], field[1]));
 	h->width = field[0];
@@ -262,7 +248,7 @@ static int jpeg_run(const char *name, const uint8_t *data, size_t len, struct ca
 	guard.mgr.error_exit = jpeg_on_error;
 	guard.mgr.emit_message = jpeg_on_message;
 	if (setjmp(guard.jump)) {
-		rc = fail(err, errlen, -EINVAL, "%s: bad JPEG: %s", name, guard.msg);
+		rc = errmsg(err, errlen, -EINVAL, "%s: bad JPEG: %s", name, guard.msg);
 		goto destroy;
 	}
 	jpeg_create_decompress(&cinfo);
@@ -277,7 +263,7 @@ static int jpeg_run(const char *name, const uint8_t *data, size_t len, struct ca
 	if (rc < 0)
 		goto destroy;
 	if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
-		rc = fail(err, errlen, -ENOTSUP,
+		rc = errmsg(err, errlen, -ENOTSUP,
 			  "%s: CMYK JPEGs are not supported; save it as an RGB JPEG", name);
 		goto destroy;
 	}
@@ -293,7 +279,7 @@ static int jpeg_run(const char *name, const uint8_t *data, size_t len, struct ca
 	jpeg_start_decompress(&cinfo);
 	if (cinfo.output_components != 3 || cinfo.output_width != width ||
 	    cinfo.output_height != height) {
-		rc = fail(err, errlen, -EINVAL, "%s: JPEG decodes to %ux%u with %d components",
+		rc = errmsg(err, errlen, -EINVAL, "%s: JPEG decodes to %ux%u with %d components",
 			  name, cinfo.output_width, cinfo.output_height, cinfo.output_components);
 		goto destroy;
 	}
@@ -304,7 +290,7 @@ static int jpeg_run(const char *name, const uint8_t *data, size_t len, struct ca
 	}
 	jpeg_finish_decompress(&cinfo);
 	if (guard.mgr.num_warnings) {
-		rc = fail(err, errlen, -EINVAL, "%s: corrupt or truncated JPEG data: %s", name,
+		rc = errmsg(err, errlen, -EINVAL, "%s: corrupt or truncated JPEG data: %s", name,
 			  guard.warning);
 		goto destroy;
 	}
@@ -335,7 +321,7 @@ int image_probe(const char *name, const uint8_t *data, size_t len, uint32_t *ret
 	case IMAGE_FORMAT_UNKNOWN:
 		break;
 	}
-	return fail(err, errlen, -EINVAL, "%s: neither a JPEG nor a binary PPM (P6) file%s", name,
+	return errmsg(err, errlen, -EINVAL, "%s: neither a JPEG nor a binary PPM (P6) file%s", name,
 		    len ? "" : " (it is empty)");
 }
 
@@ -373,15 +359,15 @@ int image_load(const char *path, struct camera_frame *frame, char *err, size_t e
 	int rc;
 
 	if (stat(path, &st) < 0)
-		return fail(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
+		return errmsg(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
 	if ((uint64_t)st.st_size > IMAGE_MAX_FILE_BYTES)
-		return fail(err, errlen, -EFBIG,
+		return errmsg(err, errlen, -EFBIG,
 			    "%s: %lld bytes, more than the %zu this reader takes", path,
 			    (long long)st.st_size, IMAGE_MAX_FILE_BYTES);
 	cap = st.st_size > 0 ? (size_t)st.st_size : 1;
 	buf = malloc(cap);
 	if (!buf)
-		return fail(err, errlen, -ENOMEM, "%s: out of memory", path);
+		return errmsg(err, errlen, -ENOMEM, "%s: out of memory", path);
 	rc = image_read_file(path, buf, cap, &len, err, errlen);
 	if (rc == 0)
 		rc = image_decode(path, buf, len, frame, err, errlen);
@@ -430,7 +416,7 @@ static int y4m_tag(struct image_y4m *y, const char *tag, bool *have_w, bool *hav
 	case 'W':
 	case 'H':
 		if (y4m_parse_u32(tag + 1, &end, &num) < 0 || *end)
-			return fail(err, errlen, -EINVAL,
+			return errmsg(err, errlen, -EINVAL,
 				    "%s: Y4M tag '%s' is not a size in pixels", y->path, tag);
 		if (tag[0] == 'W') {
 			in->width = num;
@@ -443,7 +429,7 @@ static int y4m_tag(struct image_y4m *y, const char *tag, bool *have_w, bool *hav
 	case 'F':
 		if (y4m_parse_u32(tag + 1, &end, &num) < 0 || *end != ':' ||
 		    y4m_parse_u32(end + 1, &end, &den) < 0 || *end || (num == 0) != (den == 0))
-			return fail(err, errlen, -EINVAL,
+			return errmsg(err, errlen, -EINVAL,
 				    "%s: Y4M frame rate '%s' should look like F30000:1001", y->path,
 				    tag);
 		in->fps_num = num;
@@ -451,7 +437,7 @@ static int y4m_tag(struct image_y4m *y, const char *tag, bool *have_w, bool *hav
 		return 0;
 	case 'I':
 		if (!tag[1] || tag[2] || !strchr("ptbm?", tag[1]))
-			return fail(err, errlen, -EINVAL,
+			return errmsg(err, errlen, -EINVAL,
 				    "%s: Y4M interlace tag '%s' should be Ip, It, Ib, Im or I?",
 				    y->path, tag);
 		in->interlace = tag[1];
@@ -465,7 +451,7 @@ static int y4m_tag(struct image_y4m *y, const char *tag, bool *have_w, bool *hav
 		else if (strcmp(tag, "Cmono") == 0)
 			in->chroma = IMAGE_Y4M_CHROMA_MONO;
 		else
-			return fail(err, errlen, -ENOTSUP,
+			return errmsg(err, errlen, -ENOTSUP,
 				    "%s: Y4M colour space '%s' is not supported (only 8-bit 420, "
 				    "444 and mono); re-encode with "
 				    "`ffmpeg -i in -pix_fmt yuv420p out.y4m`",
@@ -515,13 +501,13 @@ static int y4m_header(struct image_y4m *y, char *err, size_t errlen)
 
 	rc = y4m_line(y->f, line, sizeof(line));
 	if (rc == -EIO)
-		return fail(err, errlen, -EIO, "cannot read %s: %s", y->path, strerror(EIO));
+		return errmsg(err, errlen, -EIO, "cannot read %s: %s", y->path, strerror(EIO));
 	if (rc <= 0 && strncmp(line, "YUV4MPEG2", 9) == 0)
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "%s: the Y4M header has no end of line within %d bytes", y->path,
 			    IMAGE_Y4M_HEADER_MAX);
 	if (rc <= 0 || strncmp(line, "YUV4MPEG2", 9) != 0 || (line[9] != ' ' && line[9]))
-		return fail(err, errlen, -EINVAL, "%s: not a Y4M file (no YUV4MPEG2 signature)",
+		return errmsg(err, errlen, -EINVAL, "%s: not a Y4M file (no YUV4MPEG2 signature)",
 			    y->path);
 	y->info.chroma = IMAGE_Y4M_CHROMA_420;
 	y->info.interlace = '?';
@@ -531,7 +517,7 @@ static int y4m_header(struct image_y4m *y, char *err, size_t errlen)
 			return rc;
 	}
 	if (!have_w || !have_h)
-		return fail(err, errlen, -EINVAL, "%s: the Y4M header lacks the %s tag", y->path,
+		return errmsg(err, errlen, -EINVAL, "%s: the Y4M header lacks the %s tag", y->path,
 			    !have_w ? "W (width)" : "H (height)");
 	rc = check_size(y->path, "the Y4M header", y->info.width, y->info.height, err, errlen);
 	if (rc < 0)
@@ -559,15 +545,15 @@ int image_y4m_open(const char *path, struct image_y4m **ret, char *err, size_t e
 
 	y = calloc(1, sizeof(*y));
 	if (!y)
-		return fail(err, errlen, -ENOMEM, "%s: out of memory", path);
+		return errmsg(err, errlen, -ENOMEM, "%s: out of memory", path);
 	y->path = strdup(path);
 	if (!y->path) {
-		rc = fail(err, errlen, -ENOMEM, "%s: out of memory", path);
+		rc = errmsg(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto free_reader;
 	}
 	y->f = fopen(path, "rbe");
 	if (!y->f) {
-		rc = fail(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
+		rc = errmsg(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
 		goto free_reader;
 	}
 	rc = y4m_header(y, err, errlen);
@@ -575,13 +561,13 @@ int image_y4m_open(const char *path, struct image_y4m **ret, char *err, size_t e
 		goto free_reader;
 	y->first_frame = ftell(y->f);
 	if (y->first_frame < 0) {
-		rc = fail(err, errlen, -errno, "%s: cannot tell the file position: %s", path,
+		rc = errmsg(err, errlen, -errno, "%s: cannot tell the file position: %s", path,
 			  strerror(errno));
 		goto free_reader;
 	}
 	y->planes = malloc(y->info.frame_bytes);
 	if (!y->planes) {
-		rc = fail(err, errlen, -ENOMEM, "%s: out of memory for a %zu byte frame", path,
+		rc = errmsg(err, errlen, -ENOMEM, "%s: out of memory for a %zu byte frame", path,
 			  y->info.frame_bytes);
 		goto free_reader;
 	}
@@ -671,22 +657,22 @@ int image_y4m_read(struct image_y4m *y, struct camera_frame *frame, char *err, s
 	if (rc == 0)
 		return 0;
 	if (rc == -EIO)
-		return fail(err, errlen, -EIO, "cannot read %s: %s", y->path, strerror(EIO));
+		return errmsg(err, errlen, -EIO, "cannot read %s: %s", y->path, strerror(EIO));
 	if (rc < 0 && strncmp(line, "FRAME", strlen(line) < 5 ? strlen(line) : 5) == 0)
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "%s: frame %u: FRAME header cut short or longer than %d bytes", y->path,
 			    y->index, IMAGE_Y4M_FRAME_HEADER_MAX);
 	if (rc < 0 || strncmp(line, "FRAME", 5) != 0 || (line[5] != ' ' && line[5] != '\0'))
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "%s: frame %u: expected a FRAME header, found garbage (do W, H and C "
 			    "in the stream header match the data?)",
 			    y->path, y->index);
 	got = fread(y->planes, 1, y->info.frame_bytes, y->f);
 	if (got < y->info.frame_bytes) {
 		if (ferror(y->f))
-			return fail(err, errlen, -EIO, "cannot read %s: %s", y->path,
+			return errmsg(err, errlen, -EIO, "cannot read %s: %s", y->path,
 				    strerror(EIO));
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "%s: frame %u is truncated: %zu of %zu bytes (a %ux%u frame)", y->path,
 			    y->index, got, y->info.frame_bytes, y->info.width, y->info.height);
 	}
@@ -700,7 +686,7 @@ int image_y4m_rewind(struct image_y4m *y, char *err, size_t errlen)
 {
 	clearerr(y->f);
 	if (fseek(y->f, y->first_frame, SEEK_SET) < 0)
-		return fail(err, errlen, -errno, "%s: cannot rewind: %s", y->path, strerror(errno));
+		return errmsg(err, errlen, -errno, "%s: cannot rewind: %s", y->path, strerror(errno));
 	y->index = 0;
 	return 0;
 }

@@ -2,13 +2,13 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <linux/videodev2.h>
 
+#include "hal/errmsg.h"
 #include "hal/time.h"
 
 struct stream_buf {
@@ -30,21 +30,6 @@ struct v4l2_stream {
 	struct camera_stats stats;
 	char error[V4L2_STREAM_ERROR_MAX];
 };
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* Interrupted ioctls are simply restarted; a bound keeps a broken device
  * from spinning us forever. */
@@ -89,7 +74,7 @@ static int check_caps(struct v4l2_stream *s, char *err, size_t errlen)
 	memset(&cap, 0, sizeof(cap));
 	rc = xioctl(s, VIDIOC_QUERYCAP, &cap);
 	if (rc < 0)
-		return fail(err, errlen, rc,
+		return errmsg(err, errlen, rc,
 			    "%s: VIDIOC_QUERYCAP failed: %s (is it a V4L2 video device? "
 			    "list them with `v4l2-ctl --list-devices`)",
 			    s->device, strerror(-rc));
@@ -98,12 +83,12 @@ static int check_caps(struct v4l2_stream *s, char *err, size_t errlen)
 	/* device_caps describes this node; capabilities the whole device. */
 	caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ? cap.device_caps : cap.capabilities;
 	if (!(caps & V4L2_CAP_VIDEO_CAPTURE))
-		return fail(err, errlen, -ENODEV,
+		return errmsg(err, errlen, -ENODEV,
 			    "%s (%s) is not a video capture device; pick the capture node "
 			    "shown by `v4l2-ctl --list-devices`",
 			    s->device, s->info.card);
 	if (!(caps & V4L2_CAP_STREAMING))
-		return fail(err, errlen, -ENODEV,
+		return errmsg(err, errlen, -ENODEV,
 			    "%s (%s) does not support streaming I/O, which the v4l2 driver needs",
 			    s->device, s->info.card);
 	return 0;
@@ -126,7 +111,7 @@ static int negotiate_format(struct v4l2_stream *s, const struct v4l2_stream_para
 	pix->field = V4L2_FIELD_NONE;
 	rc = xioctl(s, VIDIOC_S_FMT, &fmt);
 	if (rc < 0)
-		return fail(err, errlen, rc,
+		return errmsg(err, errlen, rc,
 			    "%s: cannot set RGB24 %ux%u: %s (VIDIOC_S_FMT; the modes are listed by "
 			    "`v4l2-ctl -d %s --list-formats-ext`)",
 			    s->device, p->width, p->height, strerror(-rc), s->device);
@@ -135,11 +120,11 @@ static int negotiate_format(struct v4l2_stream *s, const struct v4l2_stream_para
 	fmt.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	rc = xioctl(s, VIDIOC_G_FMT, &fmt);
 	if (rc < 0)
-		return fail(err, errlen, rc, "%s: VIDIOC_G_FMT failed: %s", s->device,
+		return errmsg(err, errlen, rc, "%s: VIDIOC_G_FMT failed: %s", s->device,
 			    strerror(-rc));
 	if (pix->pixelformat != V4L2_PIX_FMT_RGB24) {
 		fourcc_str(pix->pixelformat, got);
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 			    "%s: the device answered pixel format '%s', not RGB24 (libv4l2 "
 			    "cannot convert it); try another width/height from "
 			    "`v4l2-ctl -d %s --list-formats-ext`",
@@ -147,14 +132,14 @@ static int negotiate_format(struct v4l2_stream *s, const struct v4l2_stream_para
 	}
 	if (pix->width == 0 || pix->height == 0 || pix->width > CAMERA_MAX_WIDTH ||
 	    pix->height > CAMERA_MAX_HEIGHT)
-		return fail(err, errlen, -ERANGE,
+		return errmsg(err, errlen, -ERANGE,
 			    "%s: the device answered %ux%u, outside 1x1..%ux%u; set width and "
 			    "height to a mode from `v4l2-ctl -d %s --list-formats-ext`",
 			    s->device, pix->width, pix->height, CAMERA_MAX_WIDTH, CAMERA_MAX_HEIGHT,
 			    s->device);
 	pitch = pix->bytesperline ? pix->bytesperline : pix->width * 3;
 	if (pitch < pix->width * 3)
-		return fail(err, errlen, -ERANGE,
+		return errmsg(err, errlen, -ERANGE,
 			    "%s: the device answered a row pitch of %u bytes, less than the %u "
 			    "bytes of a %u pixel RGB24 row",
 			    s->device, pitch, pix->width * 3, pix->width);
@@ -185,7 +170,7 @@ static int set_rate(struct v4l2_stream *s, const struct v4l2_stream_params *p, c
 	if (rc == -ENOTTY || rc == -EINVAL)
 		return 0;
 	if (rc < 0)
-		return fail(err, errlen, rc, "%s: cannot set %.3g frames/s: %s (VIDIOC_S_PARM)",
+		return errmsg(err, errlen, rc, "%s: cannot set %.3g frames/s: %s (VIDIOC_S_PARM)",
 			    s->device, p->fps, strerror(-rc));
 	if ((parm.parm.capture.capability & V4L2_CAP_TIMEPERFRAME) && tpf->numerator &&
 	    tpf->denominator) {
@@ -209,13 +194,13 @@ static int map_buffers(struct v4l2_stream *s, char *err, size_t errlen)
 	req.memory = V4L2_MEMORY_MMAP;
 	rc = xioctl(s, VIDIOC_REQBUFS, &req);
 	if (rc < 0)
-		return fail(err, errlen, rc,
+		return errmsg(err, errlen, rc,
 			    "%s: cannot get %d mmap buffers: %s (VIDIOC_REQBUFS; is another "
 			    "program using the camera? `fuser %s`)",
 			    s->device, V4L2_STREAM_BUFFERS, strerror(-rc), s->device);
 	s->buffers_requested = true;
 	if (req.count < V4L2_STREAM_MIN_BUFFERS)
-		return fail(err, errlen, -EPROTO,
+		return errmsg(err, errlen, -EPROTO,
 			    "%s: the device gave %u mmap buffers, at least %d are needed",
 			    s->device, req.count, V4L2_STREAM_MIN_BUFFERS);
 	/* A driver may insist on more than we asked; extra ones simply stay idle. */
@@ -228,16 +213,16 @@ static int map_buffers(struct v4l2_stream *s, char *err, size_t errlen)
 		buf.index = i;
 		rc = xioctl(s, VIDIOC_QUERYBUF, &buf);
 		if (rc < 0)
-			return fail(err, errlen, rc, "%s: VIDIOC_QUERYBUF %u failed: %s", s->device,
+			return errmsg(err, errlen, rc, "%s: VIDIOC_QUERYBUF %u failed: %s", s->device,
 				    i, strerror(-rc));
 		if (buf.length < s->min_buf_bytes)
-			return fail(err, errlen, -EPROTO,
+			return errmsg(err, errlen, -EPROTO,
 				    "%s: buffer %u holds %u bytes, a %ux%u RGB24 frame needs %zu",
 				    s->device, i, buf.length, s->info.width, s->info.height,
 				    s->min_buf_bytes);
 		rc = s->io->mmap(s->io->ctx, s->fd, buf.length, (int64_t)buf.m.offset, &start);
 		if (rc < 0)
-			return fail(err, errlen, rc, "%s: cannot map buffer %u (%u bytes): %s",
+			return errmsg(err, errlen, rc, "%s: cannot map buffer %u (%u bytes): %s",
 				    s->device, i, buf.length, strerror(-rc));
 		s->bufs[i].start = start;
 		s->bufs[i].length = buf.length;
@@ -266,12 +251,12 @@ static int start_streaming(struct v4l2_stream *s, char *err, size_t errlen)
 	for (i = 0; i < s->nmapped; i++) {
 		rc = queue_buffer(s, i);
 		if (rc < 0)
-			return fail(err, errlen, rc, "%s: VIDIOC_QBUF %u failed: %s", s->device, i,
+			return errmsg(err, errlen, rc, "%s: VIDIOC_QBUF %u failed: %s", s->device, i,
 				    strerror(-rc));
 	}
 	rc = xioctl(s, VIDIOC_STREAMON, &type);
 	if (rc < 0)
-		return fail(err, errlen, rc,
+		return errmsg(err, errlen, rc,
 			    "%s: cannot start streaming: %s (VIDIOC_STREAMON; is another "
 			    "program using the camera? `fuser %s`)",
 			    s->device, strerror(-rc), s->device);
@@ -312,16 +297,16 @@ int v4l2_stream_open(const struct v4l2_stream_io *io, const struct v4l2_stream_p
 	int rc;
 
 	if (!io || !p || !p->device || !ret || !(p->fps > 0) || p->width == 0 || p->height == 0)
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "v4l2: bad stream parameters (need a device, a size and fps > 0)");
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return fail(err, errlen, -ENOMEM, "%s: out of memory", p->device);
+		return errmsg(err, errlen, -ENOMEM, "%s: out of memory", p->device);
 	s->io = io;
 	s->device = p->device;
 	s->fd = io->open(io->ctx, p->device);
 	if (s->fd < 0) {
-		rc = fail(err, errlen, s->fd,
+		rc = errmsg(err, errlen, s->fd,
 			  "cannot open %s: %s (is the camera plugged in? "
 			  "`v4l2-ctl --list-devices`%s%s)",
 			  p->device, strerror(-s->fd), p->alternative ? "; " : "",
@@ -419,7 +404,7 @@ int v4l2_stream_read(struct v4l2_stream *s, struct camera_frame *frame, int time
 		if (rc == -EINTR)
 			continue;
 		if (rc < 0)
-			return fail(s->error, sizeof(s->error), rc, "%s: poll failed: %s",
+			return errmsg(s->error, sizeof(s->error), rc, "%s: poll failed: %s",
 				    s->device, strerror(-rc));
 		if (rc == 0) {
 			if (timeout_ms >= 0 && ms_left(deadline) == 0)
@@ -438,10 +423,10 @@ int v4l2_stream_read(struct v4l2_stream *s, struct camera_frame *frame, int time
 			continue;
 		}
 		if (rc < 0)
-			return fail(s->error, sizeof(s->error), rc, "%s: VIDIOC_DQBUF failed: %s",
+			return errmsg(s->error, sizeof(s->error), rc, "%s: VIDIOC_DQBUF failed: %s",
 				    s->device, strerror(-rc));
 		if (buf.index >= s->nmapped)
-			return fail(s->error, sizeof(s->error), -EPROTO,
+			return errmsg(s->error, sizeof(s->error), -EPROTO,
 				    "%s: VIDIOC_DQBUF handed back buffer %u of %u", s->device,
 				    buf.index, s->nmapped);
 
@@ -452,7 +437,7 @@ int v4l2_stream_read(struct v4l2_stream *s, struct camera_frame *frame, int time
 			rc = 0;
 		} else if (!frame->data || frame->capacity < s->frame_bytes) {
 			s->stats.errors++;
-			rc = fail(s->error, sizeof(s->error), -ENOSPC,
+			rc = errmsg(s->error, sizeof(s->error), -ENOSPC,
 				  "%s: the frame buffer holds %zu bytes, a %ux%u RGB24 frame needs "
 				  "%zu",
 				  s->device, frame->data ? frame->capacity : 0, s->info.width,
@@ -464,7 +449,7 @@ int v4l2_stream_read(struct v4l2_stream *s, struct camera_frame *frame, int time
 		}
 		qrc = queue_buffer(s, buf.index);
 		if (qrc < 0)
-			return fail(s->error, sizeof(s->error), qrc,
+			return errmsg(s->error, sizeof(s->error), qrc,
 				    "%s: VIDIOC_QBUF %u failed: %s", s->device, buf.index,
 				    strerror(-qrc));
 		if (rc != 0)
