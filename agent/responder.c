@@ -3992,6 +3992,12 @@ static bool do_pending(struct turn *t)
 		m->pending = PENDING_NONE; /* they moved on */
 		return false;
 	}
+	/* "no, something else today, my daughter needs her first phone": the no
+	 * is to last visit's product, the rest is today's need; answer that. */
+	if (m->pending == PENDING_REVISIT && no && signal_on(t, SIGNAL_PRODUCT_INTEREST)) {
+		m->pending = PENDING_NONE;
+		return false;
+	}
 	if (pp)
 		snprintf(t->salt, sizeof(t->salt), "%s", pp->id);
 	switch (m->pending) {

@@ -537,6 +537,36 @@ TEST(greeting_returning_visitor_picks_up_last_interest)
 	session_end(&s);
 }
 
+TEST(returning_visitor_with_a_new_need_gets_todays_answer)
+{
+	static struct session s;
+	static const char *const facts[] = {"interest=tv-family-plus", NULL};
+
+	SETUP(&s, "returning visitor, something else today");
+	s.visitor = (struct agent_visitor){.customer_id = 9,
+					   .name = "Jo",
+					   .returning = true,
+					   .recognised_by = "face",
+					   .confidence = 0.8,
+					   .facts = facts};
+	SAY(&s, "hi");
+	ASSERT_CONTAINS(s.out.reply, "TV Family Plus");
+	/* the no is to last visit's product; the rest is today's need */
+	SAY(&s, "no, something else today, my daughter needs her first phone");
+	ASSERT(!strstr(s.out.reply, "TV Family Plus"));
+	ASSERT(!strstr(s.out.reply, "What brings you in"));
+	ASSERT(called(&s, "search_products", NULL));
+	ASSERT(s.out.focus_product[0] && strcmp(s.out.focus_product, "tv-family-plus") != 0);
+	/* a bare no still gets the open question */
+	session_end(&s);
+	ASSERT_EQ(session_start(&s, "returning visitor, just no", TODAY), 0);
+	s.visitor = (struct agent_visitor){.name = "Jo", .returning = true, .facts = facts};
+	SAY(&s, "hi");
+	SAY(&s, "no");
+	ASSERT_CONTAINS(s.out.reply, "What brings you in today?");
+	session_end(&s);
+}
+
 TEST(greeting_returning_visitor_without_history)
 {
 	static struct session s;
