@@ -24,9 +24,9 @@
 #include "firmware/display.h"
 #include "hal/errmsg.h"
 
-#define MSG_MAX 16384          /* one display line */
-#define TRANSCRIPT_MAX 6000    /* bytes of transcript kept for escalations */
-#define HISTORY_MAX 16         /* LLM messages kept between turns */
+#define MSG_MAX 16384	    /* one display line */
+#define TRANSCRIPT_MAX 6000 /* bytes of transcript kept for escalations */
+#define HISTORY_MAX 16	    /* LLM messages kept between turns */
 #define PATH_MAX_LEN 1024
 
 struct agent {
@@ -36,7 +36,7 @@ struct agent {
 	struct signals_detector *signals;
 	struct skills *skills;
 	struct archetype_set *archetypes;
-	struct llm_client *llm;   /* NULL: the offline responder answers */
+	struct llm_client *llm; /* NULL: the offline responder answers */
 	char llm_model[128];
 	int32_t day;
 	unsigned max_tool_calls;
@@ -47,12 +47,12 @@ struct agent_session {
 	struct agent *a;
 	struct agent_sink sink;
 	struct agent_visitor v;
-	char *strings[8];         /* owned copies behind v */
+	char *strings[8]; /* owned copies behind v */
 	const char **facts_copy;
 	enum agent_state state;
 	int turn;
 	bool staff_has_it;
-	bool holding_sent;        /* "a colleague is coming" said once per hand-over */
+	bool holding_sent; /* "a colleague is coming" said once per hand-over */
 	_Atomic bool cancel;
 	struct archetype_tracker *tracker;
 	struct responder_memory *memory;
@@ -62,7 +62,7 @@ struct agent_session {
 	char focus[AGENT_ID_MAX];
 	char transcript[TRANSCRIPT_MAX];
 	size_t transcript_len;
-	cJSON *history;           /* LLM messages of earlier turns */
+	cJSON *history; /* LLM messages of earlier turns */
 	/* per turn */
 	struct agent_turn_report *rep;
 	char card[AGENT_ID_MAX];
@@ -106,8 +106,8 @@ static int fill_lexicon(struct agent *a, struct signals_lexicon *lex)
 }
 
 static int load_all(struct agent *a, const char *rules, const char *signals_conf,
-		    const char *archetypes, const char *manifest, const char *catalog_dir, char *err,
-		    size_t errlen)
+		    const char *archetypes, const char *manifest, const char *catalog_dir,
+		    char *err, size_t errlen)
 {
 	struct signals_lexicon *lex = NULL;
 	struct signals_error serr;
@@ -133,8 +133,10 @@ static int load_all(struct agent *a, const char *rules, const char *signals_conf
 	rc = fill_lexicon(a, lex);
 	if (rc < 0) {
 		signals_lexicon_free(lex);
-		return errmsg(err, errlen, rc, "%s: a product or competitor name is not a usable "
-			    "signal term (%s)", catalog_dir, strerror(-rc));
+		return errmsg(err, errlen, rc,
+			      "%s: a product or competitor name is not a usable "
+			      "signal term (%s)",
+			      catalog_dir, strerror(-rc));
 	}
 	rc = signals_detector_new(signals_conf, lex, &a->signals, &serr);
 	signals_lexicon_free(lex);
@@ -175,8 +177,8 @@ int agent_new_paths(const struct agent_paths *p, struct agent **ret, char *err, 
 	rc = load_all(a, p && p->scope_rules ? p->scope_rules : paths[0],
 		      p && p->signals ? p->signals : paths[1],
 		      p && p->archetypes ? p->archetypes : paths[2],
-		      p && p->skills ? p->skills : paths[3], p && p->catalog ? p->catalog : paths[4],
-		      err, errlen);
+		      p && p->skills ? p->skills : paths[3],
+		      p && p->catalog ? p->catalog : paths[4], err, errlen);
 	if (rc < 0) {
 		agent_free(a);
 		return rc;
@@ -203,7 +205,7 @@ static int start_llm(struct agent *a, struct llm_params *lp)
 int agent_new(const struct config *cfg, struct agent **ret, char *err, size_t errlen)
 {
 	char rules[PATH_MAX_LEN], sig[PATH_MAX_LEN], arch[PATH_MAX_LEN], man[PATH_MAX_LEN],
-		cat[PATH_MAX_LEN];
+	    cat[PATH_MAX_LEN];
 	struct config_error cerr;
 	struct llm_params lp;
 	struct agent *a;
@@ -211,16 +213,21 @@ int agent_new(const struct config *cfg, struct agent **ret, char *err, size_t er
 	int rc = 0;
 
 	*ret = NULL;
-	rc = rc ?: config_path(cfg, "agent", "scope_rules", "scope_rules.conf", false, rules,
-			       sizeof(rules), &cerr);
-	rc = rc ?: config_path(cfg, "agent", "signals", "signals.conf", false, sig, sizeof(sig),
-			       &cerr);
-	rc = rc ?: config_path(cfg, "agent", "archetypes", "archetypes.conf", false, arch,
-			       sizeof(arch), &cerr);
-	rc = rc ?: config_path(cfg, "agent", "skills", "../skills/manifest.conf", false, man,
-			       sizeof(man), &cerr);
-	rc = rc ?: config_path(cfg, "agent", "catalog", "../catalog", false, cat, sizeof(cat),
-			       &cerr);
+	rc = rc
+		 ?: config_path(cfg, "agent", "scope_rules", "scope_rules.conf", false, rules,
+				sizeof(rules), &cerr);
+	rc = rc
+		 ?: config_path(cfg, "agent", "signals", "signals.conf", false, sig, sizeof(sig),
+				&cerr);
+	rc = rc
+		 ?: config_path(cfg, "agent", "archetypes", "archetypes.conf", false, arch,
+				sizeof(arch), &cerr);
+	rc = rc
+		 ?: config_path(cfg, "agent", "skills", "../skills/manifest.conf", false, man,
+				sizeof(man), &cerr);
+	rc = rc
+		 ?: config_path(cfg, "agent", "catalog", "../catalog", false, cat, sizeof(cat),
+				&cerr);
 	rc = rc ?: config_int(cfg, "agent", "prompt_max_lines", 400, 50, 400, &lines, &cerr);
 	rc = rc ?: llm_params_from_config(cfg, "llm", &lp, &cerr);
 	if (rc < 0)
@@ -240,7 +247,8 @@ int agent_new(const struct config *cfg, struct agent **ret, char *err, size_t er
 	if (llm_params_configured(&lp)) {
 		rc = start_llm(a, &lp);
 		if (rc < 0) {
-			errmsg(err, errlen, rc, "[llm] cannot set up the client: %s", strerror(-rc));
+			errmsg(err, errlen, rc, "[llm] cannot set up the client: %s",
+			       strerror(-rc));
 			goto fail;
 		}
 	}
@@ -302,7 +310,7 @@ static void to_staff(struct agent_session *s, const char *buf, int n)
 }
 
 static void audit(struct agent_session *s, const char *kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void audit(struct agent_session *s, const char *kind, const char *fmt, ...)
 {
@@ -338,8 +346,7 @@ static void keep_turn(struct agent_session *s, const char *role, const char *tex
 
 	if (s->sink.turn)
 		s->sink.turn(s->sink.ctx, role, text, NULL);
-	to_staff(s, buf,
-		 display_msg_transcript(buf, sizeof(buf), 0, s->v.session_id, role, text));
+	to_staff(s, buf, display_msg_transcript(buf, sizeof(buf), 0, s->v.session_id, role, text));
 	/* the transcript for escalations keeps the most recent part */
 	if (n >= TRANSCRIPT_MAX)
 		return;
@@ -350,9 +357,9 @@ static void keep_turn(struct agent_session *s, const char *role, const char *tex
 		memmove(s->transcript, s->transcript + cut, s->transcript_len - cut);
 		s->transcript_len -= cut;
 	}
-	s->transcript_len += (size_t)snprintf(s->transcript + s->transcript_len,
-					      TRANSCRIPT_MAX - s->transcript_len, "%s: %s\n", role,
-					      text);
+	s->transcript_len +=
+	    (size_t)snprintf(s->transcript + s->transcript_len, TRANSCRIPT_MAX - s->transcript_len,
+			     "%s: %s\n", role, text);
 }
 
 /* Streams a whole reply as tokens of a word or two: the same messages the
@@ -374,9 +381,9 @@ static void stream_text(struct agent_session *s, const char *text)
 				e++;
 			words++;
 		}
-		to_kiosk(s, buf,
-			 display_msg_token(buf, sizeof(buf), 0, (uint32_t)s->turn, p,
-					   (size_t)(e - p)));
+		to_kiosk(
+		    s, buf,
+		    display_msg_token(buf, sizeof(buf), 0, (uint32_t)s->turn, p, (size_t)(e - p)));
 		p = e;
 	}
 	to_kiosk(s, buf, display_msg_reply_end(buf, sizeof(buf), 0, (uint32_t)s->turn));
@@ -391,9 +398,8 @@ static void product_card(struct agent_session *s, const char *id)
 	if (!p)
 		return;
 	catalog_format_cents(p->price_cents, cents);
-	snprintf(price, sizeof(price), "%s%s%s",
-		 catalog_telco(s->a->catalog)->currency_symbol, cents,
-		 p->billing == CATALOG_BILLING_MONTHLY ? "/month" : "");
+	snprintf(price, sizeof(price), "%s%s%s", catalog_telco(s->a->catalog)->currency_symbol,
+		 cents, p->billing == CATALOG_BILLING_MONTHLY ? "/month" : "");
 	card.id = p->id;
 	card.name = p->name;
 	card.summary = p->value_story;
@@ -496,8 +502,10 @@ static void greeting_text(struct agent_session *s, char *buf, size_t len)
 	const struct catalog_telco *t = catalog_telco(s->a->catalog);
 
 	if (s->v.returning && s->v.name)
-		snprintf(buf, len, "Welcome back, %s! Good to see you at %s again. What can I help "
-			 "you with today?", s->v.name, t->store);
+		snprintf(buf, len,
+			 "Welcome back, %s! Good to see you at %s again. What can I help "
+			 "you with today?",
+			 s->v.name, t->store);
 	else if (s->v.name)
 		snprintf(buf, len, "Hi %s, welcome to %s! What brings you in today?", s->v.name,
 			 t->store);
@@ -544,11 +552,11 @@ static int session_new(struct agent *a, const struct agent_visitor *v,
 	tools_ctx_init(&s->tools, a->catalog, s->facts, a->day);
 	s->tools.max_calls_per_turn = a->max_tool_calls;
 	s->tools.hooks = (struct tools_hooks){
-		.audit = hook_audit,
-		.book = hook_book,
-		.record_need = hook_need,
-		.escalate = hook_escalate,
-		.user = s,
+	    .audit = hook_audit,
+	    .book = hook_book,
+	    .record_need = hook_need,
+	    .escalate = hook_escalate,
+	    .user = s,
 	};
 	s->state = AGENT_STATE_IDLE;
 	*ret = s;
@@ -615,9 +623,9 @@ int agent_session_restore_turn(struct agent_session *s, const char *role, const 
 	if (strcmp(role, "customer") != 0 && strcmp(role, "agent") != 0)
 		return 0;
 	if (n < TRANSCRIPT_MAX && s->transcript_len + n < TRANSCRIPT_MAX)
-		s->transcript_len += (size_t)snprintf(s->transcript + s->transcript_len,
-						      TRANSCRIPT_MAX - s->transcript_len, "%s: %s\n",
-						      role, text);
+		s->transcript_len +=
+		    (size_t)snprintf(s->transcript + s->transcript_len,
+				     TRANSCRIPT_MAX - s->transcript_len, "%s: %s\n", role, text);
 	while (cJSON_GetArraySize(s->history) >= HISTORY_MAX)
 		cJSON_DeleteItemFromArray(s->history, 0);
 	m = cJSON_CreateObject();
@@ -648,15 +656,14 @@ static void move(struct agent_session *s, enum agent_state to, enum conversation
 	enum agent_state from = s->state;
 
 	if (conversation_move(&s->state, to, ev) < 0) {
-		audit(s, "blocked_transition", "{\"from\":\"%s\",\"to\":\"%s\",\"evidence\":\"%s\"}",
-		      agent_state_name(from), agent_state_name(to),
-		      conversation_evidence_name(ev));
+		audit(s, "blocked_transition",
+		      "{\"from\":\"%s\",\"to\":\"%s\",\"evidence\":\"%s\"}", agent_state_name(from),
+		      agent_state_name(to), conversation_evidence_name(ev));
 		return;
 	}
 	if (from != to)
 		audit(s, "state", "{\"from\":\"%s\",\"to\":\"%s\",\"evidence\":\"%s\"}",
-		      agent_state_name(from), agent_state_name(to),
-		      conversation_evidence_name(ev));
+		      agent_state_name(from), agent_state_name(to), conversation_evidence_name(ev));
 }
 
 int agent_session_takeover(struct agent_session *s, bool staff_has_it)
@@ -674,9 +681,9 @@ int agent_session_takeover(struct agent_session *s, bool staff_has_it)
 		return -EPERM;
 	s->staff_has_it = staff_has_it;
 	s->holding_sent = false;
-	to_staff(s, buf,
-		 display_msg_takeover_state(buf, sizeof(buf), 0, s->v.session_id, staff_has_it,
-					    NULL));
+	to_staff(
+	    s, buf,
+	    display_msg_takeover_state(buf, sizeof(buf), 0, s->v.session_id, staff_has_it, NULL));
 	return 0;
 }
 
@@ -684,7 +691,7 @@ void agent_session_end(struct agent_session *s, enum agent_end_reason why)
 {
 	static const char *const reasons[] = {"left", "silence", "shutdown"};
 	static const enum conversation_evidence ev[] = {CONV_EV_LEFT, CONV_EV_SILENCE,
-							  CONV_EV_SHUTDOWN};
+							CONV_EV_SHUTDOWN};
 	char buf[MSG_MAX];
 
 	if (!s)
@@ -692,20 +699,20 @@ void agent_session_end(struct agent_session *s, enum agent_end_reason why)
 	if (why == AGENT_END_SHUTDOWN) {
 		/* the box is restarting: no goodbye; the store keeps the session
 		 * open so the next start resumes it */
-		to_staff(s, buf,
-			 display_msg_visitor_left(buf, sizeof(buf), 0, s->v.session_id,
-						  reasons[why]));
+		to_staff(
+		    s, buf,
+		    display_msg_visitor_left(buf, sizeof(buf), 0, s->v.session_id, reasons[why]));
 	} else if (s->state != AGENT_STATE_IDLE && s->state != AGENT_STATE_FAREWELL) {
 		const char *text = why == AGENT_END_SILENCE
-					   ? "I'll let you be for now. Thanks for stopping by, and "
-					     "just tap the screen if you'd like to pick this up again!"
-					   : "Thanks for stopping by! Have a great day.";
+				       ? "I'll let you be for now. Thanks for stopping by, and "
+					 "just tap the screen if you'd like to pick this up again!"
+				       : "Thanks for stopping by! Have a great day.";
 
 		move(s, AGENT_STATE_FAREWELL, ev[why]);
 		to_kiosk(s, buf, display_msg_farewell(buf, sizeof(buf), 0, text));
-		to_staff(s, buf,
-			 display_msg_visitor_left(buf, sizeof(buf), 0, s->v.session_id,
-						  reasons[why]));
+		to_staff(
+		    s, buf,
+		    display_msg_visitor_left(buf, sizeof(buf), 0, s->v.session_id, reasons[why]));
 		if (s->sink.turn)
 			s->sink.turn(s->sink.ctx, "agent", text, NULL);
 		move(s, AGENT_STATE_IDLE, CONV_EV_CLOSED);
@@ -850,8 +857,8 @@ static void observe_archetype(struct agent_session *s, const struct signals_resu
 		 archetype_id(s->a->archetypes, (size_t)cur));
 	snprintf(rep->archetype_tier, sizeof(rep->archetype_tier), "%s",
 		 archetype_tier_name(archetype_tier(s->a->archetypes, (size_t)cur)));
-	*service_recovery = archetype_tier(s->a->archetypes, (size_t)cur) ==
-			    ARCHETYPE_TIER_SERVICE_RECOVERY;
+	*service_recovery =
+	    archetype_tier(s->a->archetypes, (size_t)cur) == ARCHETYPE_TIER_SERVICE_RECOVERY;
 	if (!verdict.changed)
 		return;
 	to_staff(s, buf,
@@ -969,9 +976,9 @@ static void check_figures(struct agent_session *s, char *reply, size_t cap)
 	s->rep->flagged_figures = (unsigned)fr.n_flags;
 	for (size_t i = 0; i < fr.n_flags; i++) {
 		to_staff(s, buf,
-			 display_msg_flagged_figure(buf, sizeof(buf), 0, s->v.session_id,
-						    fr.flags[i].figure,
-						    figures_action_name(fr.flags[i].action), reply));
+			 display_msg_flagged_figure(
+			     buf, sizeof(buf), 0, s->v.session_id, fr.flags[i].figure,
+			     figures_action_name(fr.flags[i].action), reply));
 	}
 	if (fr.n_flags) {
 		char *json = figures_report_json(&fr);
@@ -1030,7 +1037,8 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 		rep->refused = !verdict.escalate;
 		snprintf(rep->category, sizeof(rep->category), "%s",
 			 verdict.category_name ? verdict.category_name : "");
-		snprintf(rep->rule, sizeof(rep->rule), "%s", verdict.rule_id ? verdict.rule_id : "");
+		snprintf(rep->rule, sizeof(rep->rule), "%s",
+			 verdict.rule_id ? verdict.rule_id : "");
 		goto done;
 	}
 	if (verdict.outcome != SCOPE_OUTCOME_PASS) {
@@ -1096,9 +1104,9 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 		} else if (atomic_load(&s->cancel)) {
 			llm_result_release(&res);
 			if (s->reply_started)
-				to_kiosk(s, buf,
-					 display_msg_reply_end(buf, sizeof(buf), 0,
-							       (uint32_t)s->turn));
+				to_kiosk(
+				    s, buf,
+				    display_msg_reply_end(buf, sizeof(buf), 0, (uint32_t)s->turn));
 			rep->elapsed_ms = ms_since(&t0);
 			s->rep = NULL;
 			return -ECANCELED;
@@ -1116,18 +1124,18 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 		if (!used_llm)
 			rep->source = AGENT_REPLY_OFFLINE;
 		in = (struct responder_input){
-			.catalog = s->a->catalog,
-			.tools = &s->tools,
-			.state = s->state,
-			.text = msg,
-			.len = strlen(msg),
-			.signals = &rep->evidence,
-			.skills = s->a->skills,
-			.selection = &sel,
-			.archetype = archetype_current(s->tracker),
-			.archetypes = s->a->archetypes,
-			.visitor = &s->v,
-			.turn = s->turn,
+		    .catalog = s->a->catalog,
+		    .tools = &s->tools,
+		    .state = s->state,
+		    .text = msg,
+		    .len = strlen(msg),
+		    .signals = &rep->evidence,
+		    .skills = s->a->skills,
+		    .selection = &sel,
+		    .archetype = archetype_current(s->tracker),
+		    .archetypes = s->a->archetypes,
+		    .visitor = &s->v,
+		    .turn = s->turn,
 		};
 		if (s->state == AGENT_STATE_HANDED_OVER && s->holding_sent) {
 			rep->source = AGENT_REPLY_NONE;
@@ -1191,8 +1199,8 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 	}
 
 	/* 6. where the talk is now */
-	next = conversation_after_turn(s->state, rep->escalated, rep->signals, s->focus[0] != 0,
-				       &ev);
+	next =
+	    conversation_after_turn(s->state, rep->escalated, rep->signals, s->focus[0] != 0, &ev);
 	if (s->state != AGENT_STATE_HANDED_OVER) {
 		/* A complaint hands over only when the reply did (the offline
 		 * responder may read "fed up with my provider, I want to switch"
@@ -1206,10 +1214,9 @@ static int turn_impl(struct agent_session *s, const char *text, size_t len,
 		if (ev == CONV_EV_ESCALATION && !rep->escalated) {
 			/* a complaint: the responder spoke for the box, staff take it */
 			to_staff(s, buf,
-				 display_msg_escalation(buf, sizeof(buf), 0, s->v.session_id,
-							"complaint", "signals",
-							"the customer sounds unhappy",
-							s->transcript));
+				 display_msg_escalation(
+				     buf, sizeof(buf), 0, s->v.session_id, "complaint", "signals",
+				     "the customer sounds unhappy", s->transcript));
 			audit(s, "escalation", "{\"category\":\"complaint\",\"by\":\"signals\"}");
 			rep->escalated = true;
 			snprintf(rep->category, sizeof(rep->category), "complaint");

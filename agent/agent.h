@@ -37,9 +37,9 @@
 struct config;
 
 #define AGENT_ERROR_MAX 768
-#define AGENT_TEXT_MAX 4096        /* bytes of one customer message */
-#define AGENT_REPLY_MAX 4096       /* bytes of one reply */
-#define AGENT_TURN_TOOLS_MAX 8     /* tool calls reported per turn */
+#define AGENT_TEXT_MAX 4096    /* bytes of one customer message */
+#define AGENT_REPLY_MAX 4096   /* bytes of one reply */
+#define AGENT_TURN_TOOLS_MAX 8 /* tool calls reported per turn */
 #define AGENT_TURN_SKILLS_MAX 16
 #define AGENT_ID_MAX 64
 
@@ -48,12 +48,12 @@ struct agent_session;
 
 /* Where the agent's files are; NULL fields take the defaults under base. */
 struct agent_paths {
-	const char *base;          /* folder holding config/, skills/, catalog/ */
-	const char *scope_rules;   /* config/scope_rules.conf */
-	const char *signals;       /* config/signals.conf */
-	const char *archetypes;    /* config/archetypes.conf */
-	const char *skills;        /* skills/manifest.conf */
-	const char *catalog;       /* catalog/ */
+	const char *base;	 /* folder holding config/, skills/, catalog/ */
+	const char *scope_rules; /* config/scope_rules.conf */
+	const char *signals;	 /* config/signals.conf */
+	const char *archetypes;	 /* config/archetypes.conf */
+	const char *skills;	 /* skills/manifest.conf */
+	const char *catalog;	 /* catalog/ */
 };
 
 /*
@@ -63,8 +63,7 @@ struct agent_paths {
  */
 int agent_new(const struct config *cfg, struct agent **ret, char *err, size_t errlen);
 /* Same from paths, offline responder only (tests, edgebox-eval). */
-int agent_new_paths(const struct agent_paths *paths, struct agent **ret, char *err,
-		    size_t errlen);
+int agent_new_paths(const struct agent_paths *paths, struct agent **ret, char *err, size_t errlen);
 /* Uses an OpenAI-compatible server at url (model name) instead of the
  * offline responder; for edgebox-eval --llm. 0 or -errno. */
 int agent_use_llm(struct agent *a, const char *url, const char *model, char *err, size_t errlen);
@@ -76,13 +75,13 @@ void agent_set_day(struct agent *a, int32_t day);
 
 /* What the box knows about who is at the kiosk. */
 struct agent_visitor {
-	int64_t session_id;         /* the store's session, for staff messages; 0: none */
-	int64_t customer_id;        /* 0: anonymous */
-	const char *name;           /* display name, or NULL */
-	bool returning;             /* seen on an earlier visit */
-	const char *recognised_by;  /* "face", "app", "face+app", or NULL */
-	double confidence;          /* 0..1 */
-	const char *last_visit;     /* a short summary of the last visit, or NULL */
+	int64_t session_id;	   /* the store's session, for staff messages; 0: none */
+	int64_t customer_id;	   /* 0: anonymous */
+	const char *name;	   /* display name, or NULL */
+	bool returning;		   /* seen on an earlier visit */
+	const char *recognised_by; /* "face", "app", "face+app", or NULL */
+	double confidence;	   /* 0..1 */
+	const char *last_visit;	   /* a short summary of the last visit, or NULL */
 	/* Facts from earlier visits, "key=value" (e.g. "interest=tv-family-plus"),
 	 * for the context layer; NULL-terminated, may be NULL. */
 	const char *const *facts;
@@ -120,28 +119,28 @@ int agent_session_resume(struct agent *a, const struct agent_visitor *v,
 /* What one turn did: everything the evals check deterministically. */
 struct agent_tool_call {
 	char name[AGENT_ID_MAX];
-	char args[512];            /* JSON, cut at 511 bytes for the report */
-	bool ok;                   /* ran; false: rejected or failed */
+	char args[512]; /* JSON, cut at 511 bytes for the report */
+	bool ok;	/* ran; false: rejected or failed */
 };
 
 enum agent_reply_source {
-	AGENT_REPLY_NONE,          /* no reply (handed over to staff) */
-	AGENT_REPLY_GUARD,         /* the scope guard's handoff line */
+	AGENT_REPLY_NONE,  /* no reply (handed over to staff) */
+	AGENT_REPLY_GUARD, /* the scope guard's handoff line */
 	AGENT_REPLY_LLM,
-	AGENT_REPLY_OFFLINE,       /* the offline responder */
-	AGENT_REPLY_FALLBACK,      /* the LLM failed; the offline responder answered */
+	AGENT_REPLY_OFFLINE,  /* the offline responder */
+	AGENT_REPLY_FALLBACK, /* the LLM failed; the offline responder answered */
 };
 
 struct agent_turn_report {
-	int turn;                            /* 1, 2, ... */
+	int turn; /* 1, 2, ... */
 	/* guard */
 	bool escalated;
-	char category[AGENT_ID_MAX];         /* "" when none */
+	char category[AGENT_ID_MAX]; /* "" when none */
 	char rule[AGENT_ID_MAX];
-	bool refused;                        /* too long or unreadable: polite refusal */
+	bool refused; /* too long or unreadable: polite refusal */
 	/* signals */
-	uint32_t signals;                    /* SIGNAL_BIT mask */
-	struct signals_result evidence;      /* strings owned by the agent */
+	uint32_t signals;		/* SIGNAL_BIT mask */
+	struct signals_result evidence; /* strings owned by the agent */
 	/* archetype ("" before it is decided) */
 	char archetype[AGENT_ID_MAX];
 	char archetype_tier[AGENT_ID_MAX];
@@ -150,7 +149,7 @@ struct agent_turn_report {
 	char skills[AGENT_TURN_SKILLS_MAX][AGENT_ID_MAX];
 	/* prompt size */
 	unsigned prompt_lines, prompt_tokens;
-	unsigned full_prompt_lines;          /* all skills, same turn */
+	unsigned full_prompt_lines; /* all skills, same turn */
 	/* tools */
 	unsigned n_tools;
 	struct agent_tool_call tools[AGENT_TURN_TOOLS_MAX];
@@ -159,8 +158,8 @@ struct agent_turn_report {
 	/* reply */
 	enum agent_reply_source source;
 	char reply[AGENT_REPLY_MAX];
-	unsigned flagged_figures;            /* figures the check corrected or removed */
-	char llm_outcome[32];                /* "" when the LLM was not asked */
+	unsigned flagged_figures; /* figures the check corrected or removed */
+	char llm_outcome[32];	  /* "" when the LLM was not asked */
 	double elapsed_ms;
 };
 
@@ -196,9 +195,9 @@ void agent_session_cancel(struct agent_session *s);
 int agent_session_takeover(struct agent_session *s, bool staff_has_it);
 
 enum agent_end_reason {
-	AGENT_END_LEFT,      /* the visitor walked away */
-	AGENT_END_SILENCE,   /* nobody said anything for the silence timeout */
-	AGENT_END_SHUTDOWN,  /* the box is stopping */
+	AGENT_END_LEFT,	    /* the visitor walked away */
+	AGENT_END_SILENCE,  /* nobody said anything for the silence timeout */
+	AGENT_END_SHUTDOWN, /* the box is stopping */
 };
 
 /* Says farewell (kiosk "farewell", staff "visitor_left"), state FAREWELL,

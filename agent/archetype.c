@@ -668,11 +668,11 @@ int archetype_observe(struct archetype_tracker *t, const struct signals_result *
 		else if (t->exchanges >= set->decide_by)
 			/* a weak lead decides, but never into service recovery: one
 			 * stray cue must not silence selling for a calm customer */
-			t->current = t->score[leader] > 0 &&
-					     (set->a[leader].tier != ARCHETYPE_TIER_SERVICE_RECOVERY ||
-					      t->score[leader] >= set->min_score)
-				     ? leader
-				     : set->def;
+			t->current = t->score[leader] > 0 && (set->a[leader].tier !=
+								  ARCHETYPE_TIER_SERVICE_RECOVERY ||
+							      t->score[leader] >= set->min_score)
+					 ? leader
+					 : set->def;
 	} else if (leader != t->current) {
 		const struct archetype *cur = &set->a[t->current];
 		bool held = cur->tier == ARCHETYPE_TIER_SERVICE_RECOVERY &&

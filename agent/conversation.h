@@ -27,19 +27,19 @@
 #include "agent/state.h"
 
 enum conversation_evidence {
-	CONV_EV_APPROACH,         /* presence: a visitor is coming */
-	CONV_EV_SESSION_START,    /* the greeting was sent */
-	CONV_EV_MESSAGE,          /* a customer message with no stronger evidence */
+	CONV_EV_APPROACH,	  /* presence: a visitor is coming */
+	CONV_EV_SESSION_START,	  /* the greeting was sent */
+	CONV_EV_MESSAGE,	  /* a customer message with no stronger evidence */
 	CONV_EV_PRODUCT_INTEREST, /* a product is in focus (named, or presented by a tool) */
-	CONV_EV_OBJECTION,        /* an objection signal with an offer on the table */
-	CONV_EV_CLOSING,          /* a closing signal */
-	CONV_EV_ESCALATION,       /* the scope guard, a complaint, or the escalate tool */
+	CONV_EV_OBJECTION,	  /* an objection signal with an offer on the table */
+	CONV_EV_CLOSING,	  /* a closing signal */
+	CONV_EV_ESCALATION,	  /* the scope guard, a complaint, or the escalate tool */
 	CONV_EV_STAFF_TAKEOVER,
 	CONV_EV_STAFF_HANDBACK,
-	CONV_EV_LEFT,             /* presence and camera both lost the visitor */
-	CONV_EV_SILENCE,          /* nobody spoke for the silence timeout */
+	CONV_EV_LEFT,	 /* presence and camera both lost the visitor */
+	CONV_EV_SILENCE, /* nobody spoke for the silence timeout */
 	CONV_EV_SHUTDOWN,
-	CONV_EV_CLOSED,           /* the farewell was said; the session is over */
+	CONV_EV_CLOSED, /* the farewell was said; the session is over */
 };
 
 #define CONV_EV_COUNT (CONV_EV_CLOSED + 1)

@@ -448,8 +448,8 @@ const char *face_track_errmsg(const struct face_track *t)
 	return t->err;
 }
 
-int face_track_descriptor(const struct face_track *t, uint32_t track_id,
-			  float ret[FACE_DLIB_DIM], uint32_t *ret_frames)
+int face_track_descriptor(const struct face_track *t, uint32_t track_id, float ret[FACE_DLIB_DIM],
+			  uint32_t *ret_frames)
 {
 	if (!t || !track_id || !ret)
 		return -EINVAL;

@@ -246,8 +246,8 @@ int face_track_next_event(struct face_track *t, struct face_track_event *ret);
  * image, only the 128 numbers. 0; -ENOENT (no such live track), -EAGAIN (no
  * descriptor yet: the face has not passed the quality gate), -EINVAL.
  */
-int face_track_descriptor(const struct face_track *t, uint32_t track_id,
-			  float ret[FACE_DLIB_DIM], uint32_t *ret_frames);
+int face_track_descriptor(const struct face_track *t, uint32_t track_id, float ret[FACE_DLIB_DIM],
+			  uint32_t *ret_frames);
 
 /* Live tracks now. */
 size_t face_track_live(const struct face_track *t);

@@ -599,7 +599,8 @@ int normalize_text(const char *in, size_t len, char *out, size_t cap, struct nor
 			/* Whitespace collapses, but to two spaces where there were
 			 * two or more, until the join below: "s h o w  y o u r"
 			 * is two spaced-out words, not one. */
-			if (c == ' ' && (n == 0 || (out[n - 1] == ' ' && n >= 2 && out[n - 2] == ' ')))
+			if (c == ' ' &&
+			    (n == 0 || (out[n - 1] == ' ' && n >= 2 && out[n - 2] == ' ')))
 				continue;
 			if (c == ' ' && out[n - 1] == ' ')
 				wide = true;

@@ -291,8 +291,7 @@ static int check_args(const struct prompt *p, const struct prompt_tool_result *k
  * The lines a turn at share percent of the full prompt may use: the full
  * prompt is this one with every skill loaded (same knowledge, same context).
  */
-static unsigned share_lines(const struct prompt *p, unsigned share, unsigned know,
-			    unsigned context)
+static unsigned share_lines(const struct prompt *p, unsigned share, unsigned know, unsigned context)
 {
 	unsigned full = 1 + know + context;
 
@@ -406,8 +405,8 @@ int prompt_assemble(struct prompt *p, const struct skills_selection *sel,
 	min = skills_min(p->skills);
 	if (sel->n < min)
 		min = sel->n; /* the service-recovery path: its own set, nothing to drop */
-	return assemble(p, sel->idx, sel->n, min, true, sel->service_recovery ? 100 : sel->share,
-			k, nk, ctx, rep);
+	return assemble(p, sel->idx, sel->n, min, true, sel->service_recovery ? 100 : sel->share, k,
+			nk, ctx, rep);
 }
 
 int prompt_assemble_full(struct prompt *p, const struct prompt_tool_result *k, size_t nk,

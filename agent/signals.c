@@ -869,8 +869,8 @@ int signals_detect(const struct signals_detector *d, const char *text, size_t le
 		if (m[a].dead || m[a].negated)
 			continue;
 		if (p->kind == PH_COMPETITOR ||
-		    (p->kind == PH_CUE && (p->signal == SIGNAL_OBJECTION ||
-					   p->signal == SIGNAL_COMPARISON))) {
+		    (p->kind == PH_CUE &&
+		     (p->signal == SIGNAL_OBJECTION || p->signal == SIGNAL_COMPARISON))) {
 			for (unsigned b = 0; b < nm; b++)
 				if (m[b].p->kind == PH_CUE && m[b].p->after_offer &&
 				    m[b].p->signal == SIGNAL_CLOSING)

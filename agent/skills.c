@@ -30,7 +30,7 @@ struct skills {
 	unsigned min, max;
 	uint32_t core, no_signal, recovery;
 	uint32_t adds[SIGNAL_COUNT];
-	uint32_t triggers; /* SIGNAL_BIT()s that take the service-recovery path */
+	uint32_t triggers;		  /* SIGNAL_BIT()s that take the service-recovery path */
 	uint8_t share[AGENT_STATE_COUNT]; /* [budget]: percent of the full prompt */
 };
 
@@ -485,11 +485,12 @@ static int load_budget(struct skills *s, const char *name, const struct entry *e
 		if (strcmp(e[k].section, "budget") != 0)
 			continue;
 		if (agent_state_from_name(e[k].key, &st) < 0)
-			return fail(err, -EINVAL,
-				    "%s:%d: [budget] %s: unknown state; the states are idle, "
-				    "approaching, greeting, discovery, presenting, objection, closing, "
-				    "handed_over, farewell",
-				    name, e[k].line, e[k].key);
+			return fail(
+			    err, -EINVAL,
+			    "%s:%d: [budget] %s: unknown state; the states are idle, "
+			    "approaching, greeting, discovery, presenting, objection, closing, "
+			    "handed_over, farewell",
+			    name, e[k].line, e[k].key);
 		if (seen[st])
 			return fail(err, -EINVAL,
 				    "%s:%d: [budget] %s is set twice (first on line %d); keep one",
@@ -498,10 +499,11 @@ static int load_budget(struct skills *s, const char *name, const struct entry *e
 		if (*end == '%')
 			end++;
 		if (end == e[k].value || *end || v < 1 || v > 100)
-			return fail(err, -EINVAL,
-				    "%s:%d: [budget] %s: expected a share of the full prompt from 1%% "
-				    "to 100%%, got '%s'",
-				    name, e[k].line, e[k].key, e[k].value);
+			return fail(
+			    err, -EINVAL,
+			    "%s:%d: [budget] %s: expected a share of the full prompt from 1%% "
+			    "to 100%%, got '%s'",
+			    name, e[k].line, e[k].key, e[k].value);
 		seen[st] = e[k].line;
 		s->share[st] = (uint8_t)v;
 	}

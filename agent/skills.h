@@ -87,11 +87,11 @@ struct skills_selection {
 /*
  * Picks this turn's skills from a signal mask (SIGNAL_BIT(...) of
  * agent/signals.h) and flags, for a message arriving in state (which sets
- * ret->share; agent/prompt drops optional skills to meet it). A complaint, or SKILLS_SELECT_SERVICE_RECOVERY,
- * selects exactly the service-recovery set. Otherwise: core, plus what each
- * raised signal adds (or the no-signal set), and when that is more than max,
- * the optional skills with the lowest priority (then the latest in the
- * order) are dropped and listed. Returns the count, or -EINVAL.
+ * ret->share; agent/prompt drops optional skills to meet it). A complaint, or
+ * SKILLS_SELECT_SERVICE_RECOVERY, selects exactly the service-recovery set. Otherwise: core, plus
+ * what each raised signal adds (or the no-signal set), and when that is more than max, the optional
+ * skills with the lowest priority (then the latest in the order) are dropped and listed. Returns
+ * the count, or -EINVAL.
  */
 int skills_select(const struct skills *s, enum agent_state state, uint32_t signal_mask,
 		  unsigned flags, struct skills_selection *ret);

@@ -4,15 +4,15 @@
 #include <string.h>
 
 static const char *const names[AGENT_STATE_COUNT] = {
-	[AGENT_STATE_IDLE] = "idle",
-	[AGENT_STATE_APPROACHING] = "approaching",
-	[AGENT_STATE_GREETING] = "greeting",
-	[AGENT_STATE_DISCOVERY] = "discovery",
-	[AGENT_STATE_PRESENTING] = "presenting",
-	[AGENT_STATE_OBJECTION] = "objection",
-	[AGENT_STATE_CLOSING] = "closing",
-	[AGENT_STATE_HANDED_OVER] = "handed_over",
-	[AGENT_STATE_FAREWELL] = "farewell",
+    [AGENT_STATE_IDLE] = "idle",
+    [AGENT_STATE_APPROACHING] = "approaching",
+    [AGENT_STATE_GREETING] = "greeting",
+    [AGENT_STATE_DISCOVERY] = "discovery",
+    [AGENT_STATE_PRESENTING] = "presenting",
+    [AGENT_STATE_OBJECTION] = "objection",
+    [AGENT_STATE_CLOSING] = "closing",
+    [AGENT_STATE_HANDED_OVER] = "handed_over",
+    [AGENT_STATE_FAREWELL] = "farewell",
 };
 
 const char *agent_state_name(enum agent_state s)

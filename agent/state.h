@@ -7,15 +7,15 @@
 #define AGENT_STATE_H
 
 enum agent_state {
-	AGENT_STATE_IDLE,        /* nobody at the kiosk */
+	AGENT_STATE_IDLE,	 /* nobody at the kiosk */
 	AGENT_STATE_APPROACHING, /* a visitor is coming */
-	AGENT_STATE_GREETING,    /* first words */
-	AGENT_STATE_DISCOVERY,   /* finding out what they need */
-	AGENT_STATE_PRESENTING,  /* showing a product */
-	AGENT_STATE_OBJECTION,   /* handling a concern */
-	AGENT_STATE_CLOSING,     /* asking for the sale or the next step */
+	AGENT_STATE_GREETING,	 /* first words */
+	AGENT_STATE_DISCOVERY,	 /* finding out what they need */
+	AGENT_STATE_PRESENTING,	 /* showing a product */
+	AGENT_STATE_OBJECTION,	 /* handling a concern */
+	AGENT_STATE_CLOSING,	 /* asking for the sale or the next step */
 	AGENT_STATE_HANDED_OVER, /* a person on staff has it */
-	AGENT_STATE_FAREWELL,    /* the visitor is leaving */
+	AGENT_STATE_FAREWELL,	 /* the visitor is leaving */
 };
 
 #define AGENT_STATE_COUNT (AGENT_STATE_FAREWELL + 1)

@@ -20,17 +20,17 @@ struct visitor_tracker {
 	uint64_t first_ns;
 	/* what saw them */
 	bool via_app, via_face, via_kiosk;
-	bool beacon_here;          /* approached and not left */
-	bool face_here;            /* a track open now */
+	bool beacon_here; /* approached and not left */
+	bool face_here;	  /* a track open now */
 	uint32_t face_track;
-	uint64_t face_last_ns;     /* last face event */
+	uint64_t face_last_ns; /* last face event */
 	uint64_t input_last_ns;
 	/* identity candidates */
 	int64_t app_customer;
 	int64_t face_customer;
 	double face_confidence;
 	bool face_decided;
-	int64_t announced;         /* the customer id arrived/identified with */
+	int64_t announced; /* the customer id arrived/identified with */
 };
 
 void visitor_params_default(struct visitor_params *p)
@@ -48,11 +48,13 @@ int visitor_params_from_config(const struct config *cfg, const char *section,
 	int rc = 0;
 
 	visitor_params_default(ret);
-	rc = rc ?: config_int(cfg, section, "identify_wait_ms", ret->identify_wait_ms, 0, 5000, &a,
-			      err);
+	rc = rc
+		 ?: config_int(cfg, section, "identify_wait_ms", ret->identify_wait_ms, 0, 5000, &a,
+			       err);
 	rc = rc ?: config_int(cfg, section, "face_gone_ms", ret->face_gone_ms, 100, 60000, &b, err);
-	rc = rc ?: config_int(cfg, section, "input_gone_ms", ret->input_gone_ms, 1000, 600000, &c,
-			      err);
+	rc = rc
+		 ?: config_int(cfg, section, "input_gone_ms", ret->input_gone_ms, 1000, 600000, &c,
+			       err);
 	if (rc < 0)
 		return rc;
 	ret->identify_wait_ms = (uint32_t)a;
@@ -144,9 +146,10 @@ static int64_t identity(const struct visitor_tracker *t, char *how, size_t len, 
 		*conf = 0.8; /* the phone is theirs, but phones are lent and left on tables */
 		return app;
 	}
-	strncpy(how, t->via_kiosk && !t->via_face && !t->via_app ? "kiosk"
-		     : t->via_face				     ? "camera"
-								     : "app",
+	strncpy(how,
+		t->via_kiosk && !t->via_face && !t->via_app ? "kiosk"
+		: t->via_face				    ? "camera"
+							    : "app",
 		len - 1);
 	return 0;
 }
@@ -159,8 +162,8 @@ static size_t arrive(struct visitor_tracker *t, uint64_t now, struct visitor_out
 	memset(&out[n], 0, sizeof(out[n]));
 	out[n].kind = VISITOR_OUT_ARRIVED;
 	out[n].ts_ns = now;
-	out[n].customer_id = identity(t, out[n].how, sizeof(out[n].how), &out[n].confidence,
-				      &conflict);
+	out[n].customer_id =
+	    identity(t, out[n].how, sizeof(out[n].how), &out[n].confidence, &conflict);
 	t->announced = out[n].customer_id;
 	t->phase = PHASE_PRESENT;
 	n++;
@@ -302,8 +305,8 @@ int visitor_tick(struct visitor_tracker *t, uint64_t now, struct visitor_output 
 	}
 	if (t->phase == PHASE_PENDING && ready(t, now))
 		return (int)arrive(t, now, ret);
-	face_gone = !t->face_here && (!t->via_face || now - t->face_last_ns >=
-							      (uint64_t)t->p.face_gone_ms * MS);
+	face_gone = !t->face_here &&
+		    (!t->via_face || now - t->face_last_ns >= (uint64_t)t->p.face_gone_ms * MS);
 	if (t->beacon_here || !face_gone || !input_gone)
 		return 0;
 	memset(ret, 0, sizeof(*ret));

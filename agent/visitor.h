@@ -29,44 +29,44 @@ struct config;
 struct config_error;
 
 enum visitor_input_kind {
-	VISITOR_IN_APPROACH,        /* the app's beacon at the kiosk; customer_id 0: unknown */
+	VISITOR_IN_APPROACH, /* the app's beacon at the kiosk; customer_id 0: unknown */
 	VISITOR_IN_BEACON_LEAVE,
-	VISITOR_IN_FACE_SEEN,       /* a face track started */
+	VISITOR_IN_FACE_SEEN,	    /* a face track started */
 	VISITOR_IN_FACE_IDENTIFIED, /* customer_id 0: not an enrolled, consenting customer */
 	VISITOR_IN_FACE_GONE,
-	VISITOR_IN_KIOSK_INPUT,     /* someone typed or tapped */
+	VISITOR_IN_KIOSK_INPUT, /* someone typed or tapped */
 };
 
 struct visitor_input {
 	enum visitor_input_kind kind;
 	uint64_t ts_ns;
 	int64_t customer_id;
-	double distance;           /* FACE_IDENTIFIED: to the best match */
-	double margin;             /* FACE_IDENTIFIED: to the second-best */
-	uint32_t track;            /* face track id */
+	double distance; /* FACE_IDENTIFIED: to the best match */
+	double margin;	 /* FACE_IDENTIFIED: to the second-best */
+	uint32_t track;	 /* face track id */
 };
 
 enum visitor_output_kind {
 	VISITOR_OUT_ARRIVED,
-	VISITOR_OUT_IDENTIFIED,    /* the identity came after the arrival */
-	VISITOR_OUT_CONFLICT,      /* face and app named different customers */
+	VISITOR_OUT_IDENTIFIED, /* the identity came after the arrival */
+	VISITOR_OUT_CONFLICT,	/* face and app named different customers */
 	VISITOR_OUT_LEFT,
 };
 
 struct visitor_output {
 	enum visitor_output_kind kind;
 	uint64_t ts_ns;
-	int64_t customer_id;       /* 0: anonymous */
+	int64_t customer_id;	   /* 0: anonymous */
 	int64_t other_customer_id; /* CONFLICT: the other candidate */
-	char how[16];              /* "face", "app", "face+app", "camera", "kiosk" */
-	double confidence;         /* 0..1 of the identity (0 when anonymous) */
+	char how[16];		   /* "face", "app", "face+app", "camera", "kiosk" */
+	double confidence;	   /* 0..1 of the identity (0 when anonymous) */
 };
 
 struct visitor_params {
 	uint32_t identify_wait_ms; /* wait this long for an identity before arriving */
-	uint32_t face_gone_ms;     /* no face for this long: the camera lost them */
-	uint32_t input_gone_ms;    /* no kiosk input for this long counts as gone */
-	double face_threshold;     /* the face match threshold, for confidence */
+	uint32_t face_gone_ms;	   /* no face for this long: the camera lost them */
+	uint32_t input_gone_ms;	   /* no kiosk input for this long counts as gone */
+	double face_threshold;	   /* the face match threshold, for confidence */
 };
 
 #define VISITOR_OUTPUTS_MAX 3 /* the most one call writes */

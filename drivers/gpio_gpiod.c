@@ -31,7 +31,7 @@ struct gpiod_priv {
 };
 
 static int fail(struct gpio_dev *dev, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(struct gpio_dev *dev, int rc, const char *fmt, ...)
 {
@@ -123,12 +123,12 @@ static void gpiod_close(struct gpio_dev *dev)
 static int gpiod_open(struct gpio_dev *dev, const struct config *cfg, const char *section)
 {
 	static const char *const line_keys[GPIO_LINES_COUNT] = {
-		[GPIO_INPUT_DOOR] = "door_line",
-		[GPIO_INPUT_STAFF_CALL] = "staff_call_line",
+	    [GPIO_INPUT_DOOR] = "door_line",
+	    [GPIO_INPUT_STAFF_CALL] = "staff_call_line",
 	};
 	static const char *const low_keys[GPIO_LINES_COUNT] = {
-		[GPIO_INPUT_DOOR] = "door_active_low",
-		[GPIO_INPUT_STAFF_CALL] = "staff_call_active_low",
+	    [GPIO_INPUT_DOOR] = "door_active_low",
+	    [GPIO_INPUT_STAFF_CALL] = "staff_call_active_low",
 	};
 	struct gpio_line_cfg lcfg[GPIO_LINES_COUNT];
 	long offset[GPIO_LINES_COUNT], led_offset, debounce_ms;
@@ -141,8 +141,8 @@ static int gpiod_open(struct gpio_dev *dev, const struct config *cfg, const char
 
 	if (config_str(cfg, section, "chip", "gpiochip0", false, &chip_name, &err) < 0 ||
 	    config_str(cfg, section, "consumer", "edgebox", false, &consumer, &err) < 0 ||
-	    config_int(cfg, section, "debounce_ms", 30, 0, GPIO_LINES_MAX_DEBOUNCE_MS,
-		       &debounce_ms, &err) < 0 ||
+	    config_int(cfg, section, "debounce_ms", 30, 0, GPIO_LINES_MAX_DEBOUNCE_MS, &debounce_ms,
+		       &err) < 0 ||
 	    config_bool(cfg, section, low_keys[0], false, &active_low[0], &err) < 0 ||
 	    config_bool(cfg, section, low_keys[1], false, &active_low[1], &err) < 0)
 		return fail(dev, -EINVAL, "gpio: %s", err.msg);
@@ -253,9 +253,9 @@ static int gpiod_set_led(struct gpio_dev *dev, bool on)
 }
 
 const struct gpio_ops gpio_gpiod_ops = {
-	.name = "gpiod",
-	.open = gpiod_open,
-	.read_event = gpiod_read_event,
-	.set_led = gpiod_set_led,
-	.close = gpiod_close,
+    .name = "gpiod",
+    .open = gpiod_open,
+    .read_event = gpiod_read_event,
+    .set_led = gpiod_set_led,
+    .close = gpiod_close,
 };

@@ -41,7 +41,7 @@ struct replay_priv {
 	struct replay_event *ev;
 	size_t n;
 	size_t next;
-	uint64_t start_ns; /* CLOCK_MONOTONIC at open */
+	uint64_t start_ns;  /* CLOCK_MONOTONIC at open */
 	uint64_t period_ns; /* script length, for loop */
 	uint64_t rounds;    /* completed passes over the script */
 	double speed;
@@ -49,7 +49,7 @@ struct replay_priv {
 };
 
 static int fail(struct gpio_dev *dev, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(struct gpio_dev *dev, int rc, const char *fmt, ...)
 {
@@ -204,8 +204,7 @@ static int replay_open(struct gpio_dev *dev, const struct config *cfg, const cha
 		return fail(dev, -ENOMEM, "gpio(replay): out of memory");
 	dev->priv = p;
 	if (config_path(cfg, section, "script", NULL, true, path, sizeof(path), &err) < 0 ||
-	    config_double(cfg, section, "speed", 1.0, 0.0, REPLAY_MAX_SPEED, &p->speed, &err) <
-		    0 ||
+	    config_double(cfg, section, "speed", 1.0, 0.0, REPLAY_MAX_SPEED, &p->speed, &err) < 0 ||
 	    config_bool(cfg, section, "loop", false, &p->loop, &err) < 0) {
 		rc = fail(dev, -EINVAL, "gpio(replay): %s", err.msg);
 		goto close_dev;
@@ -239,8 +238,8 @@ close_dev:
 static void sleep_until(uint64_t t_ns)
 {
 	struct timespec ts = {
-		.tv_sec = (time_t)(t_ns / 1000000000ull),
-		.tv_nsec = (long)(t_ns % 1000000000ull),
+	    .tv_sec = (time_t)(t_ns / 1000000000ull),
+	    .tv_nsec = (long)(t_ns % 1000000000ull),
 	};
 
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
@@ -292,9 +291,9 @@ static int replay_set_led(struct gpio_dev *dev, bool on)
 }
 
 const struct gpio_ops gpio_replay_ops = {
-	.name = "replay",
-	.open = replay_open,
-	.read_event = replay_read_event,
-	.set_led = replay_set_led,
-	.close = replay_close,
+    .name = "replay",
+    .open = replay_open,
+    .read_event = replay_read_event,
+    .set_led = replay_set_led,
+    .close = replay_close,
 };

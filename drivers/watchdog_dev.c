@@ -17,7 +17,7 @@
 #define WATCHDOG_DEV_MAX_TIMEOUT_S 600
 
 static int fail(struct watchdog_dev *dev, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(struct watchdog_dev *dev, int rc, const char *fmt, ...)
 {
@@ -37,8 +37,8 @@ static int wdt_open(struct watchdog_dev *dev, const struct config *cfg, const ch
 	long timeout_s;
 	int rc, chosen;
 
-	if (config_path(cfg, section, "device", "/dev/watchdog", false, path, sizeof(path),
-			&err) < 0 ||
+	if (config_path(cfg, section, "device", "/dev/watchdog", false, path, sizeof(path), &err) <
+		0 ||
 	    config_int(cfg, section, "timeout_s", 15, 1, WATCHDOG_DEV_MAX_TIMEOUT_S, &timeout_s,
 		       &err) < 0)
 		return fail(dev, -EINVAL, "watchdog: %s", err.msg);
@@ -73,9 +73,9 @@ static void wdt_close(struct watchdog_dev *dev)
 }
 
 const struct watchdog_ops watchdog_dev_ops = {
-	.name = "dev",
-	.open = wdt_open,
-	.keepalive = wdt_keepalive,
-	.expired = NULL, /* a real watchdog resets the box instead of counting */
-	.close = wdt_close,
+    .name = "dev",
+    .open = wdt_open,
+    .keepalive = wdt_keepalive,
+    .expired = NULL, /* a real watchdog resets the box instead of counting */
+    .close = wdt_close,
 };

@@ -31,7 +31,7 @@ struct soft_priv {
 };
 
 static int fail(struct watchdog_dev *dev, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(struct watchdog_dev *dev, int rc, const char *fmt, ...)
 {
@@ -87,7 +87,7 @@ static int soft_open(struct watchdog_dev *dev, const struct config *cfg, const c
 			    "watchdog(soft): %s: [%s] has both timeout_s and timeout_ms; keep one",
 			    config_name(cfg), section);
 	if (config_int(cfg, section, "timeout_s", 15, 1, SOFT_MAX_TIMEOUT_S, &timeout_s, &err) <
-		    0 ||
+		0 ||
 	    (has_ms && config_int(cfg, section, "timeout_ms", 0, SOFT_MIN_TIMEOUT_MS,
 				  SOFT_MAX_TIMEOUT_S * 1000L, &timeout_ms, &err) < 0))
 		return fail(dev, -EINVAL, "watchdog(soft): %s", err.msg);
@@ -164,9 +164,9 @@ static void soft_close(struct watchdog_dev *dev)
 }
 
 const struct watchdog_ops watchdog_soft_ops = {
-	.name = "soft",
-	.open = soft_open,
-	.keepalive = soft_keepalive,
-	.expired = soft_expired,
-	.close = soft_close,
+    .name = "soft",
+    .open = soft_open,
+    .keepalive = soft_keepalive,
+    .expired = soft_expired,
+    .close = soft_close,
 };

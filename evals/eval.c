@@ -449,8 +449,8 @@ static int refs_regexes(struct refs *r, char *err, size_t errlen)
 	free(pat);
 	if (!r->money || !r->diff || !r->period || !r->offer_words || !r->products)
 		return errmsg(err, errlen, -ENOMEM,
-			    "%s: cannot build the reply checks from the catalog names",
-			    catalog_dir(r->catalog));
+			      "%s: cannot build the reply checks from the catalog names",
+			      catalog_dir(r->catalog));
 	return 0;
 }
 
@@ -1473,9 +1473,9 @@ int eval_set_add_file(struct eval_set *set, const char *path, char *err, size_t 
 	rc = read_file(path, EVAL_FILE_MAX_BYTES, &text, &len);
 	if (rc == -EFBIG)
 		return errmsg(err, errlen, rc,
-			    "%s: over the %d KiB limit of a scenario file; split "
-			    "the suite",
-			    path, EVAL_FILE_MAX_BYTES / 1024);
+			      "%s: over the %d KiB limit of a scenario file; split "
+			      "the suite",
+			      path, EVAL_FILE_MAX_BYTES / 1024);
 	if (rc < 0)
 		return errmsg(err, errlen, rc, "%s: cannot read: %s", path, strerror(-rc));
 	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
@@ -1488,10 +1488,11 @@ int eval_set_add_file(struct eval_set *set, const char *path, char *err, size_t 
 		for (char *p = near; *p; p++)
 			if (*p == '\n' || *p == '\t')
 				*p = ' ';
-		rc = errmsg(err, errlen, -EINVAL,
-			  "%s:%d:%d: not valid JSON near \"%s\"; check for a missing comma, quote "
-			  "or bracket (comments are not allowed)",
-			  path, line, col, near);
+		rc =
+		    errmsg(err, errlen, -EINVAL,
+			   "%s:%d:%d: not valid JSON near \"%s\"; check for a missing comma, quote "
+			   "or bracket (comments are not allowed)",
+			   path, line, col, near);
 		goto out;
 	}
 	for (const char *p = end; p && *p; p++)
@@ -1500,8 +1501,8 @@ int eval_set_add_file(struct eval_set *set, const char *path, char *err, size_t 
 
 			line_col(text, p, &line, &col);
 			rc = errmsg(err, errlen, -EINVAL,
-				  "%s:%d:%d: text after the end of the JSON document", path, line,
-				  col);
+				    "%s:%d:%d: text after the end of the JSON document", path, line,
+				    col);
 			goto out;
 		}
 	if (!cJSON_IsObject(root)) {
@@ -1646,7 +1647,7 @@ int eval_set_add_dir(struct eval_set *set, const char *dir, char *err, size_t er
 
 	if (!d)
 		return errmsg(err, errlen, -errno, "%s: cannot open the scenarios folder: %s", dir,
-			    strerror(errno));
+			      strerror(errno));
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
 
@@ -1654,7 +1655,7 @@ int eval_set_add_dir(struct eval_set *set, const char *dir, char *err, size_t er
 			continue;
 		if (n == EVAL_FILES_MAX) {
 			rc = errmsg(err, errlen, -E2BIG, "%s: more than %d scenario files", dir,
-				  EVAL_FILES_MAX);
+				    EVAL_FILES_MAX);
 			goto out;
 		}
 		if (!(names[n] = strdup(de->d_name))) {
@@ -1665,16 +1666,16 @@ int eval_set_add_dir(struct eval_set *set, const char *dir, char *err, size_t er
 	}
 	if (n == 0) {
 		rc = errmsg(err, errlen, -ENOENT,
-			  "%s: no scenario files (*.json); write evals/scenarios/<suite>.json as "
-			  "docs/evals.md describes",
-			  dir);
+			    "%s: no scenario files (*.json); write evals/scenarios/<suite>.json as "
+			    "docs/evals.md describes",
+			    dir);
 		goto out;
 	}
 	qsort(names, n, sizeof(names[0]), cmp_str);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path))
-			rc =
-			    errmsg(err, errlen, -ENAMETOOLONG, "%s/%s: path too long", dir, names[i]);
+			rc = errmsg(err, errlen, -ENAMETOOLONG, "%s/%s: path too long", dir,
+				    names[i]);
 		else
 			rc = eval_set_add_file(set, path, err, errlen);
 	}
@@ -1701,8 +1702,9 @@ int eval_set_select(struct eval_set *set, const char *suite, const char *scenari
 			for (size_t k = 0; k < set->n_suites && off < sizeof(list); k++)
 				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 							k ? ", " : "", set->suites[k].name);
-			return errmsg(err, errlen, -ENOENT, "--suite %s: no such suite (loaded: %s)",
-				    suite, list[0] ? list : "none");
+			return errmsg(err, errlen, -ENOENT,
+				      "--suite %s: no such suite (loaded: %s)", suite,
+				      list[0] ? list : "none");
 		}
 	}
 	for (size_t i = 0; i < set->n_sc; i++) {
@@ -1726,13 +1728,14 @@ int eval_set_select(struct eval_set *set, const char *suite, const char *scenari
 		}
 		if (best)
 			return errmsg(err, errlen, -ENOENT,
-				    "--scenario %s: no such scenario%s%s; did you mean '%s'?",
-				    scenario, suite ? " in suite " : "", suite ? suite : "", best);
+				      "--scenario %s: no such scenario%s%s; did you mean '%s'?",
+				      scenario, suite ? " in suite " : "", suite ? suite : "",
+				      best);
 		return errmsg(err, errlen, -ENOENT,
-			    "--scenario %s: no such scenario%s%s (ids are listed in the JSON "
-			    "report and in evals/scenarios/*.json)",
-			    scenario ? scenario : "", suite ? " in suite " : "",
-			    suite ? suite : "");
+			      "--scenario %s: no such scenario%s%s (ids are listed in the JSON "
+			      "report and in evals/scenarios/*.json)",
+			      scenario ? scenario : "", suite ? " in suite " : "",
+			      suite ? suite : "");
 	}
 	return 0;
 }
@@ -2456,7 +2459,7 @@ int eval_run(const struct eval_set *set, const struct eval_options *o, struct ev
 	*ret = NULL;
 	if (repeat > EVAL_REPEAT_MAX)
 		return errmsg(err, errlen, -EINVAL, "--repeat %u: at most %d", repeat,
-			    EVAL_REPEAT_MAX);
+			      EVAL_REPEAT_MAX);
 	if (eval_set_count(set) * repeat > EVAL_RUNS_MAX)
 		return errmsg(
 		    err, errlen, -E2BIG,
@@ -2494,7 +2497,7 @@ int eval_run(const struct eval_set *set, const struct eval_options *o, struct ev
 			rc = run_scenario(a, set, i, day, o->deterministic_only, run);
 			if (rc < 0) {
 				errmsg(err, errlen, rc, "scenario '%s': %s", set->sc[i].id,
-				     strerror(-rc));
+				       strerror(-rc));
 				goto fail;
 			}
 			if (o->progress) {
@@ -2933,7 +2936,7 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
 	}
 	if (mkdir_parent(path) < 0)
 		return errmsg(err, errlen, -errno, "%s: cannot create its folder: %s", path,
-			    strerror(errno));
+			      strerror(errno));
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return errmsg(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
 	f = fopen(tmp, "w");
@@ -2949,7 +2952,8 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
 		int e = errno;
 
 		unlink(tmp);
-		return errmsg(err, errlen, -e, "%s: cannot rename into place: %s", path, strerror(e));
+		return errmsg(err, errlen, -e, "%s: cannot rename into place: %s", path,
+			      strerror(e));
 	}
 	return 0;
 }
@@ -3077,7 +3081,8 @@ int eval_doc_open(const char *path, const char *title, struct eval_doc **ret, ch
 		int e = errno;
 
 		free(d);
-		return errmsg(err, errlen, -e, "%s: cannot create its folder: %s", path, strerror(e));
+		return errmsg(err, errlen, -e, "%s: cannot create its folder: %s", path,
+			      strerror(e));
 	}
 	d->f = fopen(d->tmp, "w");
 	if (!d->f) {
@@ -3234,11 +3239,11 @@ int eval_doc_close(struct eval_doc *d, char *err, size_t errlen)
 		fputs("</body></html>\n", d->f);
 	if (ferror(d->f) | (fclose(d->f) != 0) | d->oom) {
 		rc = errmsg(err, errlen, d->oom ? -ENOMEM : -EIO, "%s: %s", d->path,
-			  d->oom ? "out of memory formatting the report" : "write failed");
+			    d->oom ? "out of memory formatting the report" : "write failed");
 		unlink(d->tmp);
 	} else if (rename(d->tmp, d->path) < 0) {
 		rc = errmsg(err, errlen, -errno, "%s: cannot rename into place: %s", d->path,
-			  strerror(errno));
+			    strerror(errno));
 		unlink(d->tmp);
 	}
 	free(d);

@@ -106,7 +106,7 @@ static int copy_folder(const char *src, const char *dst, char *err, size_t errle
 
 	if (!d)
 		return errmsg(err, errlen, -errno, "%s: cannot open the skills folder: %s", src,
-			    strerror(errno));
+			      strerror(errno));
 	while ((de = readdir(d)) && rc == 0) {
 		struct stat st;
 
@@ -118,18 +118,18 @@ static int copy_folder(const char *src, const char *dst, char *err, size_t errle
 			continue;
 		if (++n > EVAL_TUNE_COPY_MAX) {
 			rc = errmsg(err, errlen, -E2BIG, "%s: more than %d files to copy", src,
-				  EVAL_TUNE_COPY_MAX);
+				    EVAL_TUNE_COPY_MAX);
 			break;
 		}
 		if ((size_t)snprintf(to, sizeof(to), "%s/%s", dst, de->d_name) >= sizeof(to)) {
 			rc = errmsg(err, errlen, -ENAMETOOLONG, "%s/%s: path too long", dst,
-				  de->d_name);
+				    de->d_name);
 			break;
 		}
 		rc = read_all(from, COPY_FILE_MAX, &text);
 		if (rc < 0) {
 			errmsg(err, errlen, rc, "%s: cannot read for the scratch copy: %s", from,
-			     strerror(-rc));
+			       strerror(-rc));
 			break;
 		}
 		rc = write_atomic(to, text);
@@ -688,8 +688,9 @@ static int person_variants(struct ctx *c, const char *dir, char *err, size_t err
 	int rc = 0;
 
 	if (!d)
-		return errno == ENOENT ? 0
-				       : errmsg(err, errlen, -errno, "%s: %s", dir, strerror(errno));
+		return errno == ENOENT
+			   ? 0
+			   : errmsg(err, errlen, -errno, "%s: %s", dir, strerror(errno));
 	while ((de = readdir(d)) && n < EVAL_TUNE_PERSON_MAX) {
 		size_t l = strlen(de->d_name);
 
@@ -708,14 +709,14 @@ static int person_variants(struct ctx *c, const char *dir, char *err, size_t err
 		bool kept;
 
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path)) {
-			rc =
-			    errmsg(err, errlen, -ENAMETOOLONG, "%s/%s: path too long", dir, names[i]);
+			rc = errmsg(err, errlen, -ENAMETOOLONG, "%s/%s: path too long", dir,
+				    names[i]);
 			break;
 		}
 		rc = read_all(path, SKILLS_MAX_FILE_BYTES, &text);
 		if (rc < 0) {
 			errmsg(err, errlen, rc, "%s: cannot read the variant: %s", path,
-			     strerror(-rc));
+			       strerror(-rc));
 			break;
 		}
 		if ((size_t)snprintf(what, sizeof(what), "written by a person: %s", path) >=
@@ -810,9 +811,9 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 	*ret = NULL;
 	if (!to->skill || !skill_id_ok(to->skill))
 		return errmsg(err, errlen, -EINVAL,
-			    "--tune %s: a skill id is lower case letters, digits and '_' "
-			    "(the file skills/<id>.md)",
-			    to->skill ? to->skill : "(none)");
+			      "--tune %s: a skill id is lower case letters, digits and '_' "
+			      "(the file skills/<id>.md)",
+			      to->skill ? to->skill : "(none)");
 	snprintf(manifest, sizeof(manifest), "%s", o->paths.skills ? o->paths.skills : "");
 	if (!o->paths.skills)
 		snprintf(manifest, sizeof(manifest), "%s/skills/manifest.conf", base);
@@ -833,7 +834,7 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 						skills_id(sk, i));
 		skills_free(sk);
 		return errmsg(err, errlen, -EINVAL, "--tune %s: %s names no such skill (known: %s)",
-			    to->skill, manifest, msg);
+			      to->skill, manifest, msg);
 	}
 	skills_free(sk);
 	t = calloc(1, sizeof(*t));
@@ -858,7 +859,7 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 	snprintf(scratch, sizeof(scratch), "%s/edgebox-tune-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(scratch)) {
 		rc = errmsg(err, errlen, -errno, "%s: cannot make the scratch folder: %s", scratch,
-			  strerror(errno));
+			    strerror(errno));
 		goto out;
 	}
 	have_scratch = true;
@@ -941,7 +942,7 @@ int eval_tune(const struct eval_set *set, const struct eval_options *o,
 		rc = write_atomic(t->skill_path, t->final_text);
 		if (rc < 0) {
 			errmsg(err, errlen, rc, "--apply: %s: cannot write: %s", t->skill_path,
-			     strerror(-rc));
+			       strerror(-rc));
 			goto out;
 		}
 		t->applied = true;

@@ -18,7 +18,6 @@
 #define MS 1000000ull
 #define WAIT_MS 100
 
-
 int agent_stage_params_from_config(const struct config *cfg, struct agent_stage_params *ret,
 				   struct config_error *err)
 {
@@ -32,11 +31,12 @@ int agent_stage_params_from_config(const struct config *cfg, struct agent_stage_
 	rc = rc ?: config_bool(cfg, "privacy", "face_consent", true, &ret->face_consent, err);
 	rc = rc ?: config_int(cfg, "privacy", "face_consent_after_turns", 2, 1, 50, &turns, err);
 	rc = rc ?: config_int(cfg, "privacy", "enrol_timeout_s", 10, 2, 120, &timeout, err);
-	rc = rc ?: config_str(cfg, "privacy", "face_consent_text",
-			      "Shall I recognise you next time you come in? I would keep a face "
-			      "template (numbers, never a photo), and any colleague can delete it "
-			      "whenever you ask.",
-			      false, &text, err);
+	rc = rc
+		 ?: config_str(cfg, "privacy", "face_consent_text",
+			       "Shall I recognise you next time you come in? I would keep a face "
+			       "template (numbers, never a photo), and any colleague can delete it "
+			       "whenever you ask.",
+			       false, &text, err);
 	if (rc < 0)
 		return rc;
 	if (!*text || strlen(text) >= sizeof(ret->face_consent_text)) {
@@ -350,7 +350,8 @@ static void handle_kiosk(struct agent_stage *s, const struct display_inbound *in
 			visitor_out(s, out, n);
 		if (!s->session) {
 			/* someone typed before the box noticed them: greet them now */
-			struct visitor_output o = {.kind = VISITOR_OUT_ARRIVED, .ts_ns = in->recv_ns};
+			struct visitor_output o = {.kind = VISITOR_OUT_ARRIVED,
+						   .ts_ns = in->recv_ns};
 
 			strcpy(o.how, "kiosk");
 			begin_visit(s, &o);
@@ -521,9 +522,8 @@ static void purge(struct agent_stage *s, uint64_t now)
 		return;
 	s->last_purge_ns = now;
 	stage_critical_begin();
-	n = store_purge_anonymous(s->store, now_ms_wall() - (int64_t)s->p.retention_days *
-								    86400000LL,
-				  NULL);
+	n = store_purge_anonymous(s->store,
+				  now_ms_wall() - (int64_t)s->p.retention_days * 86400000LL, NULL);
 	stage_critical_end();
 	if (n > 0)
 		log_info("conversation", "retention: purged %d anonymous visits older than %u days",
@@ -617,12 +617,12 @@ static void agent_wake(void *ctx)
 }
 
 const struct stage_desc agent_stage_desc = {
-	.name = "conversation",
-	.priority = STAGE_PRIO_CONVERSATION,
-	.critical = true,
-	.deadline_ms = 5000,
-	.init = agent_init,
-	.step = agent_step,
-	.fini = agent_fini,
-	.wake = agent_wake,
+    .name = "conversation",
+    .priority = STAGE_PRIO_CONVERSATION,
+    .critical = true,
+    .deadline_ms = 5000,
+    .init = agent_init,
+    .step = agent_step,
+    .fini = agent_fini,
+    .wake = agent_wake,
 };

@@ -32,11 +32,11 @@ struct agent_stage;
 #define AGENT_STAGE_CONSENT_TEXT_MAX 512
 
 struct agent_stage_params {
-	uint32_t silence_ms;           /* no customer word for this long: farewell */
-	uint32_t retention_days;       /* anonymous visits older than this are purged */
-	bool face_consent;             /* ask visitors the camera sees to be recognised */
-	uint32_t face_consent_turns;   /* ... after this many of their messages */
-	uint32_t enrol_timeout_ms;     /* give up on a face the camera cannot get */
+	uint32_t silence_ms;	     /* no customer word for this long: farewell */
+	uint32_t retention_days;     /* anonymous visits older than this are purged */
+	bool face_consent;	     /* ask visitors the camera sees to be recognised */
+	uint32_t face_consent_turns; /* ... after this many of their messages */
+	uint32_t enrol_timeout_ms;   /* give up on a face the camera cannot get */
 	char face_consent_text[AGENT_STAGE_CONSENT_TEXT_MAX]; /* the question */
 };
 
@@ -59,8 +59,7 @@ int agent_stage_new(const struct agent_stage_params *p, struct ring *in, struct 
 		    struct agent_stage **ret, struct config_error *err);
 /* The kiosk and staff displays (borrowed; either may be NULL: no socket).
  * Before the stage starts. */
-void agent_stage_set_displays(struct agent_stage *s, struct display *kiosk,
-			      struct display *staff);
+void agent_stage_set_displays(struct agent_stage *s, struct display *kiosk, struct display *staff);
 void agent_stage_free(struct agent_stage *s);
 
 extern const struct stage_desc agent_stage_desc;

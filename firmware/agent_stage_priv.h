@@ -22,14 +22,14 @@ struct ring;
 struct store;
 struct visitor_tracker;
 
-#define BACKLOG_MAX 64    /* events read while a turn streamed */
+#define BACKLOG_MAX 64 /* events read while a turn streamed */
 #define LINE_MAX_BYTES 16384
 
 /* One visit's face consent at the kiosk (kiosk_consent.c). */
 struct kiosk_consent {
-	bool asked;            /* the question went out this visit: never twice */
-	uint32_t req;          /* the enrolment request in flight, or 0 */
-	uint64_t deadline_ns;  /* when to give up on it */
+	bool asked;		   /* the question went out this visit: never twice */
+	uint32_t req;		   /* the enrolment request in flight, or 0 */
+	uint64_t deadline_ns;	   /* when to give up on it */
 	char name[DISPLAY_ID_MAX]; /* what the customer asked to be called */
 };
 
@@ -40,14 +40,14 @@ struct agent_stage {
 	struct agent *agent;
 	struct display *kiosk, *staff;
 	struct visitor_tracker *visitors;
-	struct stage *st;              /* for heartbeats inside long turns */
+	struct stage *st; /* for heartbeats inside long turns */
 	/* the visit in progress */
 	struct agent_session *session;
 	int64_t session_id, visit_id, customer_id;
-	unsigned turns;                /* customer turns this visit */
-	struct kiosk_consent consent;  /* face consent asked at the kiosk this visit */
-	struct enrol_slot *enrol;      /* NULL: no camera, nothing to enrol from */
-	uint64_t last_word_ns;         /* the customer's last word (or the greeting) */
+	unsigned turns;		      /* customer turns this visit */
+	struct kiosk_consent consent; /* face consent asked at the kiosk this visit */
+	struct enrol_slot *enrol;     /* NULL: no camera, nothing to enrol from */
+	uint64_t last_word_ns;	      /* the customer's last word (or the greeting) */
 	bool cancel_turn;
 	/* inputs read while a turn ran, handled after it */
 	struct event backlog[BACKLOG_MAX];

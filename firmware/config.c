@@ -126,8 +126,9 @@ int config_load_string(const char *name, const char *base_dir, const char *text,
 
 	*ret = NULL;
 	if (strlen(text) > CONFIG_MAX_BYTES)
-		return fail(err, -EFBIG, "%s: larger than %d bytes; a config file this size is a mistake",
-			    name, CONFIG_MAX_BYTES);
+		return fail(err, -EFBIG,
+			    "%s: larger than %d bytes; a config file this size is a mistake", name,
+			    CONFIG_MAX_BYTES);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return fail(err, -ENOMEM, "%s: out of memory", name);
@@ -146,8 +147,8 @@ int config_load_string(const char *name, const char *base_dir, const char *text,
 
 		lineno++;
 		if (len > CONFIG_MAX_LINE) {
-			rc = fail(err, -EINVAL, "%s:%d: line longer than %d characters", name, lineno,
-				  CONFIG_MAX_LINE);
+			rc = fail(err, -EINVAL, "%s:%d: line longer than %d characters", name,
+				  lineno, CONFIG_MAX_LINE);
 			goto free_config;
 		}
 		memcpy(line, p, len);
@@ -162,15 +163,16 @@ int config_load_string(const char *name, const char *base_dir, const char *text,
 
 			if (!close || *trim(close + 1)) {
 				rc = fail(err, -EINVAL,
-					  "%s:%d: expected a section header like [ble], got '%s'", name,
-					  lineno, s);
+					  "%s:%d: expected a section header like [ble], got '%s'",
+					  name, lineno, s);
 				goto free_config;
 			}
 			*close = '\0';
 			s = trim(s + 1);
 			if (!valid_name(s) || strlen(s) >= sizeof(section)) {
 				rc = fail(err, -EINVAL,
-					  "%s:%d: section name '%s' must be letters, digits, '_', '-' or '.'",
+					  "%s:%d: section name '%s' must be letters, digits, '_', "
+					  "'-' or '.'",
 					  name, lineno, s);
 				goto free_config;
 			}
@@ -183,8 +185,8 @@ int config_load_string(const char *name, const char *base_dir, const char *text,
 		}
 		eq = strchr(s, '=');
 		if (!eq) {
-			rc = fail(err, -EINVAL, "%s:%d: expected 'key = value', got '%s'", name, lineno,
-				  s);
+			rc = fail(err, -EINVAL, "%s:%d: expected 'key = value', got '%s'", name,
+				  lineno, s);
 			goto free_config;
 		}
 		*eq = '\0';
@@ -192,8 +194,8 @@ int config_load_string(const char *name, const char *base_dir, const char *text,
 		value = trim(eq + 1);
 		if (!section[0]) {
 			rc = fail(err, -EINVAL,
-				  "%s:%d: key '%s' comes before any [section]; put it under one", name,
-				  lineno, key);
+				  "%s:%d: key '%s' comes before any [section]; put it under one",
+				  name, lineno, key);
 			goto free_config;
 		}
 		if (!valid_name(key)) {
@@ -221,7 +223,8 @@ int config_load_string(const char *name, const char *base_dir, const char *text,
 		}
 		/* Strip one pair of matching quotes so values may keep spaces. */
 		len = strlen(value);
-		if (len >= 2 && (value[0] == '"' || value[0] == '\'') && value[len - 1] == value[0]) {
+		if (len >= 2 && (value[0] == '"' || value[0] == '\'') &&
+		    value[len - 1] == value[0]) {
 			value[len - 1] = '\0';
 			value++;
 		}
@@ -260,8 +263,9 @@ int config_load(const char *path, struct config **ret, struct config_error *err)
 		goto close_file;
 	}
 	if (st.st_size > CONFIG_MAX_BYTES) {
-		rc = fail(err, -EFBIG, "%s: larger than %d bytes; a config file this size is a mistake",
-			  path, CONFIG_MAX_BYTES);
+		rc = fail(err, -EFBIG,
+			  "%s: larger than %d bytes; a config file this size is a mistake", path,
+			  CONFIG_MAX_BYTES);
 		goto close_file;
 	}
 	text = calloc(1, (size_t)st.st_size + 1);
@@ -352,8 +356,10 @@ int config_set(struct config *c, const char *assignment, struct config_error *er
 	memcpy(key, dot + 1, (size_t)(eq - dot - 1));
 	key[eq - dot - 1] = '\0';
 	if (!valid_name(section) || !valid_name(key))
-		return fail(err, -EINVAL, "--set %s: section and key must be letters, digits, "
-			    "'_', '-' or '.'", assignment);
+		return fail(err, -EINVAL,
+			    "--set %s: section and key must be letters, digits, "
+			    "'_', '-' or '.'",
+			    assignment);
 	if (c->n >= CONFIG_MAX_ENTRIES)
 		return fail(err, -E2BIG, "--set %s: more than %d keys", assignment,
 			    CONFIG_MAX_ENTRIES);
@@ -422,11 +428,11 @@ int config_double(const struct config *c, const char *section, const char *key, 
 	return 0;
 }
 
-int config_bool(const struct config *c, const char *section, const char *key, bool def,
-		bool *ret, struct config_error *err)
+int config_bool(const struct config *c, const char *section, const char *key, bool def, bool *ret,
+		struct config_error *err)
 {
-	static const char *const words[] = {"false", "true", "no", "yes", "off", "on", "0", "1",
-					    NULL};
+	static const char *const words[] = {"false", "true", "no", "yes", "off",
+					    "on",    "0",    "1",  NULL};
 	const char *v = config_get(c, section, key);
 	int i;
 
@@ -499,7 +505,8 @@ int config_check_unused(const struct config *c, struct config_error *err)
 
 	for (i = 0; i < c->n; i++)
 		if (!c->entries[i].used && c->entries[i].line == 0)
-			return fail(err, -EINVAL, "--set %s.%s: unknown key; check the spelling "
+			return fail(err, -EINVAL,
+				    "--set %s.%s: unknown key; check the spelling "
 				    "against config/edgebox.conf",
 				    c->entries[i].section, c->entries[i].key);
 		else if (!c->entries[i].used)

@@ -59,12 +59,12 @@ bool config_has_section(const struct config *c, const char *section);
  */
 int config_str(const struct config *c, const char *section, const char *key, const char *def,
 	       bool required, const char **ret, struct config_error *err);
-int config_int(const struct config *c, const char *section, const char *key, long def,
-	       long min, long max, long *ret, struct config_error *err);
+int config_int(const struct config *c, const char *section, const char *key, long def, long min,
+	       long max, long *ret, struct config_error *err);
 int config_double(const struct config *c, const char *section, const char *key, double def,
 		  double min, double max, double *ret, struct config_error *err);
-int config_bool(const struct config *c, const char *section, const char *key, bool def,
-		bool *ret, struct config_error *err);
+int config_bool(const struct config *c, const char *section, const char *key, bool def, bool *ret,
+		struct config_error *err);
 /* One of a list of words (NULL-terminated); *ret is its index. */
 int config_enum(const struct config *c, const char *section, const char *key, const char *def,
 		const char *const *words, int *ret, struct config_error *err);

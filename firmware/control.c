@@ -200,27 +200,27 @@ static int params_check(const struct control_params *p, char *err, size_t len)
 {
 	if (!memchr(p->path, '\0', sizeof(p->path)) || !p->path[0])
 		return errmsg(err, len, -ENAMETOOLONG,
-			    "control socket: the path is empty or longer than %d bytes",
-			    CONTROL_PATH_MAX - 1);
+			      "control socket: the path is empty or longer than %d bytes",
+			      CONTROL_PATH_MAX - 1);
 	if (p->mode != 0600 && p->mode != 0660 && p->mode != 0666)
 		return errmsg(err, len, -EINVAL,
-			    "control socket %s: mode %#o: expected 0600 or 0660 (a client needs "
-			    "read and write permission)",
-			    p->path, p->mode);
+			      "control socket %s: mode %#o: expected 0600 or 0660 (a client needs "
+			      "read and write permission)",
+			      p->path, p->mode);
 	if (!memchr(p->group, '\0', sizeof(p->group)) ||
 	    !memchr(p->store_path, '\0', sizeof(p->store_path)) ||
 	    !memchr(p->config_path, '\0', sizeof(p->config_path)) ||
 	    !memchr(p->edgeboxd_path, '\0', sizeof(p->edgeboxd_path)) ||
 	    !memchr(p->version, '\0', sizeof(p->version)))
 		return errmsg(err, len, -EINVAL,
-			    "control socket: a string parameter is not "
-			    "NUL-terminated");
+			      "control socket: a string parameter is not "
+			      "NUL-terminated");
 	if (p->pin_ttl_s < 1 || p->pin_ttl_s > 3600 || p->pin_attempts < 1 ||
 	    p->pin_attempts > 20 || p->timeout_ms < 10 || p->timeout_ms > 600000)
 		return errmsg(err, len, -EINVAL,
-			    "control socket: pin_ttl_s %u (1..3600), pin_attempts %u (1..20) or "
-			    "timeout_ms %u (10..600000) out of range",
-			    p->pin_ttl_s, p->pin_attempts, p->timeout_ms);
+			      "control socket: pin_ttl_s %u (1..3600), pin_attempts %u (1..20) or "
+			      "timeout_ms %u (10..600000) out of range",
+			      p->pin_ttl_s, p->pin_attempts, p->timeout_ms);
 	return 0;
 }
 
@@ -238,15 +238,15 @@ int control_peer_allowed(const struct control_peer *peer, bool has_group, gid_t 
 			if (peer->groups && peer->groups[i] == group)
 				return 0;
 		return errmsg(why, len, -EPERM,
-			    "uid %u (pid %d) is neither root nor in group %s; ask for that group "
-			    "(usermod -aG %s USER, then log in again) or use sudo",
-			    (unsigned)peer->uid, (int)peer->pid, group_name ? group_name : "?",
-			    group_name ? group_name : "GROUP");
+			      "uid %u (pid %d) is neither root nor in group %s; ask for that group "
+			      "(usermod -aG %s USER, then log in again) or use sudo",
+			      (unsigned)peer->uid, (int)peer->pid, group_name ? group_name : "?",
+			      group_name ? group_name : "GROUP");
 	}
 	return errmsg(why, len, -EPERM,
-		    "uid %u (pid %d) is not root and this control socket has no technicians' "
-		    "group ([control] group); use sudo",
-		    (unsigned)peer->uid, (int)peer->pid);
+		      "uid %u (pid %d) is not root and this control socket has no technicians' "
+		      "group ([control] group); use sudo",
+		      (unsigned)peer->uid, (int)peer->pid);
 }
 
 /* The peer's credentials and supplementary groups; 0 or -errno. */
@@ -668,22 +668,23 @@ static int filter_from_cjson(const cJSON *req, struct control_log_filter *f, cha
 	v = cJSON_GetObjectItemCaseSensitive(req, "since_ms");
 	if (v) {
 		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9.0e15)
-			return errmsg(why, len, -EINVAL,
-				    "since_ms: expected a wall-clock time in ms since 1970 (>= 0)");
+			return errmsg(
+			    why, len, -EINVAL,
+			    "since_ms: expected a wall-clock time in ms since 1970 (>= 0)");
 		f->since_ms = (int64_t)v->valuedouble;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(req, "session");
 	if (v) {
 		if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9.0e15)
 			return errmsg(why, len, -EINVAL,
-				    "session: expected a session number (>= 1; 0: any)");
+				      "session: expected a session number (>= 1; 0: any)");
 		f->session = (int64_t)v->valuedouble;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(req, "limit");
 	if (v) {
 		if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > CONTROL_LOGS_MAX)
 			return errmsg(why, len, -EINVAL, "limit: expected 1 to %d rows",
-				    CONTROL_LOGS_MAX);
+				      CONTROL_LOGS_MAX);
 		f->limit = (unsigned)v->valuedouble;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(req, "full");
@@ -698,17 +699,17 @@ static int filter_from_cjson(const cJSON *req, struct control_log_filter *f, cha
 
 		if (!cJSON_IsArray(v))
 			return errmsg(why, len, -EINVAL,
-				    "kinds: expected an array of kinds such as [\"escalation\"]");
+				      "kinds: expected an array of kinds such as [\"escalation\"]");
 		cJSON_ArrayForEach(k, v)
 		{
 			if (!cJSON_IsString(k) || !k->valuestring[0] ||
 			    strlen(k->valuestring) > CONTROL_KIND_MAX)
 				return errmsg(why, len, -EINVAL,
-					    "kinds: each kind is a word of 1 to %d bytes",
-					    CONTROL_KIND_MAX);
+					      "kinds: each kind is a word of 1 to %d bytes",
+					      CONTROL_KIND_MAX);
 			if (f->nkinds == CONTROL_KINDS_MAX)
 				return errmsg(why, len, -EINVAL, "kinds: at most %d kinds",
-					    CONTROL_KINDS_MAX);
+					      CONTROL_KINDS_MAX);
 			snprintf(f->kinds[f->nkinds++], CONTROL_KIND_MAX + 1, "%s", k->valuestring);
 		}
 	}
@@ -912,7 +913,7 @@ int control_devices_list(const char *store_path, bool all, control_line_fn fn, v
 	rc = sqlite3_open_v2(store_path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc != SQLITE_OK) {
 		errmsg(err, errlen, -EIO, "%s: %s", store_path,
-		     db ? sqlite3_errmsg(db) : "cannot open");
+		       db ? sqlite3_errmsg(db) : "cannot open");
 		sqlite3_close(db);
 		return -EIO;
 	}
@@ -920,7 +921,7 @@ int control_devices_list(const char *store_path, bool all, control_line_fn fn, v
 	rc = sqlite3_prepare_v2(db, all ? all_sql : live_sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		r = errmsg(err, errlen, rc == SQLITE_AUTH || rc == SQLITE_CANTOPEN ? -EACCES : -EIO,
-			 "%s: %s", store_path, sqlite3_errmsg(db));
+			   "%s: %s", store_path, sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return r;
 	}
@@ -1551,29 +1552,32 @@ static int clear_path(const struct control_params *p, const struct sockaddr_un *
 	if (lstat(p->path, &st) < 0)
 		return errno == ENOENT ? 0
 				       : errmsg(err, len, -errno, "control socket %s: %s", p->path,
-					      strerror(errno));
+						strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
-		return errmsg(err, len, -EEXIST,
-			    "control socket %s: the path exists and is not a socket; remove it or "
-			    "set another [control] socket",
-			    p->path);
+		return errmsg(
+		    err, len, -EEXIST,
+		    "control socket %s: the path exists and is not a socket; remove it or "
+		    "set another [control] socket",
+		    p->path);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return errmsg(err, len, -errno, "control socket: socket(): %s", strerror(errno));
 	rc = connect(s, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ? 0 : -errno;
 	close(s);
 	if (rc == 0 || rc == -EAGAIN || rc == -EINPROGRESS)
-		return errmsg(err, len, -EADDRINUSE,
-			    "control socket %s: another process listens on it (another edgeboxd?); "
-			    "stop it or set another [control] socket",
-			    p->path);
+		return errmsg(
+		    err, len, -EADDRINUSE,
+		    "control socket %s: another process listens on it (another edgeboxd?); "
+		    "stop it or set another [control] socket",
+		    p->path);
 	if (rc != -ECONNREFUSED)
-		return errmsg(err, len, rc, "control socket %s: cannot check the existing socket: %s",
-			    p->path, strerror(-rc));
+		return errmsg(err, len, rc,
+			      "control socket %s: cannot check the existing socket: %s", p->path,
+			      strerror(-rc));
 	if (unlink(p->path) < 0 && errno != ENOENT)
 		return errmsg(err, len, -errno,
-			    "control socket %s: cannot remove the stale socket: %s", p->path,
-			    strerror(errno));
+			      "control socket %s: cannot remove the stale socket: %s", p->path,
+			      strerror(errno));
 	return 0;
 }
 
@@ -1606,12 +1610,13 @@ static int open_listener(struct control *c, char *err, size_t len)
 		rc = -errno;
 		close(fd);
 		if (rc == -ENOENT)
-			return errmsg(err, len, rc,
-				    "control socket %s: the folder does not exist; create it (the "
-				    "systemd unit's RuntimeDirectory=edgebox makes /run/edgebox)",
-				    p->path);
+			return errmsg(
+			    err, len, rc,
+			    "control socket %s: the folder does not exist; create it (the "
+			    "systemd unit's RuntimeDirectory=edgebox makes /run/edgebox)",
+			    p->path);
 		return errmsg(err, len, rc, "control socket %s: bind: %s%s", p->path, strerror(-rc),
-			    rc == -EACCES ? "; the daemon needs write access to the folder" : "");
+			      rc == -EACCES ? "; the daemon needs write access to the folder" : "");
 	}
 	/* Not listening yet: nobody can connect before the mode and group are set. */
 	if (chmod(p->path, p->mode) < 0 ||
@@ -1632,7 +1637,8 @@ static int open_listener(struct control *c, char *err, size_t len)
 		rc = -errno;
 		unlink(p->path);
 		close(fd);
-		return errmsg(err, len, rc, "control socket %s: listen: %s", p->path, strerror(-rc));
+		return errmsg(err, len, rc, "control socket %s: listen: %s", p->path,
+			      strerror(-rc));
 	}
 	c->listen_fd = fd;
 	return 0;
@@ -1677,7 +1683,8 @@ int control_create(const struct control_params *p, struct control **ret, char *e
 		goto free_c;
 	rc = -pthread_create(&c->listener, NULL, listener_main, c);
 	if (rc < 0) {
-		errmsg(err, errlen, rc, "control socket: cannot start its thread: %s", strerror(-rc));
+		errmsg(err, errlen, rc, "control socket: cannot start its thread: %s",
+		       strerror(-rc));
 		remove_socket_file(c);
 		goto free_c;
 	}
@@ -1744,9 +1751,9 @@ int control_request(const char *path, const char *request, int timeout_ms, contr
 			    "use it: sudo, or ask for the group)",
 			    path);
 		return errmsg(err, errlen, rc,
-			    "%s: %s (is edgeboxd running? `systemctl status "
-			    "edgeboxd`)",
-			    path, strerror(-rc));
+			      "%s: %s (is edgeboxd running? `systemctl status "
+			      "edgeboxd`)",
+			      path, strerror(-rc));
 	}
 	rc = send_all(fd, request, strlen(request));
 	rc = rc ?: send_all(fd, "\n", 1);
@@ -1754,7 +1761,7 @@ int control_request(const char *path, const char *request, int timeout_ms, contr
 	if (rc < 0 && rc != -EPIPE && rc != -ECONNRESET) {
 		close(fd);
 		return errmsg(err, errlen, rc, "%s: cannot send the request: %s", path,
-			    strerror(-rc));
+			      strerror(-rc));
 	}
 	for (;;) {
 		ssize_t n;
@@ -1768,9 +1775,9 @@ int control_request(const char *path, const char *request, int timeout_ms, contr
 				ncap = CONTROL_LINE_MAX + 65536;
 			if (ncap <= cap) {
 				rc = errmsg(err, errlen, -EPROTO,
-					  "%s: a response line is longer than %u "
-					  "bytes",
-					  path, CONTROL_LINE_MAX);
+					    "%s: a response line is longer than %u "
+					    "bytes",
+					    path, CONTROL_LINE_MAX);
 				break;
 			}
 			nb = realloc(buf, ncap);
@@ -1791,7 +1798,7 @@ int control_request(const char *path, const char *request, int timeout_ms, contr
 		if (n < 0) {
 			rc = errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
 			errmsg(err, errlen, rc, "%s: %s while waiting for the answer", path,
-			     rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
+			       rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
 			break;
 		}
 		if (n == 0) {
@@ -1822,8 +1829,8 @@ int control_request(const char *path, const char *request, int timeout_ms, contr
 		}
 		if (got > CONTROL_LINE_MAX) {
 			rc = errmsg(err, errlen, -EPROTO,
-				  "%s: a response line is longer than %u bytes", path,
-				  CONTROL_LINE_MAX);
+				    "%s: a response line is longer than %u bytes", path,
+				    CONTROL_LINE_MAX);
 			break;
 		}
 	}

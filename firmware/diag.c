@@ -2153,7 +2153,7 @@ int diag_bundle_write(const struct diag_bundle *b, const char *out_path, char *e
 		rc = redact(b->config_text, &config, &sec);
 		if (rc < 0) {
 			rc = errmsg(err, errlen, rc, "bundle: cannot redact the config: %s",
-					 strerror(-rc));
+				    strerror(-rc));
 			goto out;
 		}
 	}
@@ -2226,7 +2226,7 @@ int diag_bundle_write(const struct diag_bundle *b, const char *out_path, char *e
 	t.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (t.fd < 0) {
 		rc = errmsg(err, errlen, -errno, "bundle: cannot create %s: %s", tmp,
-				 strerror(errno));
+			    strerror(errno));
 		goto out;
 	}
 	if (deflateInit2(&t.zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
@@ -2265,7 +2265,7 @@ int diag_bundle_write(const struct diag_bundle *b, const char *out_path, char *e
 	if (t.err) {
 		unlink(tmp);
 		rc = errmsg(err, errlen, t.err, "bundle: cannot write %s: %s", out_path,
-				 strerror(-t.err));
+			    strerror(-t.err));
 	}
 out:
 	secrets_free(&sec);

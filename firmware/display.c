@@ -1619,16 +1619,17 @@ static void process_line(struct display *d, struct client *c, const char *line, 
 	if (m->type == DISPLAY_IN_HELLO) {
 		char issued[DISPLAY_TOKEN_MAX] = "";
 
-		if (d->p.auth && !d->p.auth(d->p.auth_ctx, m->u.hello.name, m->u.hello.token, issued,
-					    sizeof(issued))) {
+		if (d->p.auth && !d->p.auth(d->p.auth_ctx, m->u.hello.name, m->u.hello.token,
+					    issued, sizeof(issued))) {
 			add_u64(&d->malformed, 1);
 			log_warning(LOG_MODULE, "%s: client %u (pid %d uid %u): hello not paired",
 				    display_role_name(d->p.role), c->id, (int)c->pid,
 				    (unsigned)c->uid);
-			reply_error(d, c, "unauthorized",
-				    "this tablet is not paired: run `edgeboxctl pair` on the box and "
-				    "send the PIN it shows as the hello token",
-				    true);
+			reply_error(
+			    d, c, "unauthorized",
+			    "this tablet is not paired: run `edgeboxctl pair` on the box and "
+			    "send the PIN it shows as the hello token",
+			    true);
 			return;
 		}
 		if (issued[0]) {

@@ -353,7 +353,8 @@ int display_msg_visitor_arrived(char *buf, size_t cap, uint64_t ts_ms,
 /* The customer answered a consent question at the kiosk: granted or not,
  * and for "face" whether their face was enrolled (customer_id 0: left out). */
 int display_msg_consent_recorded(char *buf, size_t cap, uint64_t ts_ms, int64_t session,
-				 const char *kind, bool granted, bool enrolled, int64_t customer_id);
+				 const char *kind, bool granted, bool enrolled,
+				 int64_t customer_id);
 int display_msg_visitor_left(char *buf, size_t cap, uint64_t ts_ms, int64_t session,
 			     const char *reason);
 int display_msg_archetype(char *buf, size_t cap, uint64_t ts_ms, int64_t session, const char *id,

@@ -39,28 +39,27 @@ struct options {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: edgeboxd [OPTIONS]\n"
-		"The edgebox daemon: presence, identity and the sales conversation.\n\n"
-		"  -c, --config FILE      config file (default /etc/edgebox/edgebox.conf)\n"
-		"  -s, --set S.KEY=VALUE  override one config value (repeatable)\n"
-		"      --check-config     load and check the config, open nothing, exit\n"
-		"  -l, --log-level LEVEL  error, warning, notice, info or debug\n"
-		"  -V, --version          print the version\n"
-		"  -h, --help             this help\n\n"
-		"Exit status: 0 clean shutdown, 1 runtime failure, 2 bad config or usage.\n");
+	fprintf(f, "Usage: edgeboxd [OPTIONS]\n"
+		   "The edgebox daemon: presence, identity and the sales conversation.\n\n"
+		   "  -c, --config FILE      config file (default /etc/edgebox/edgebox.conf)\n"
+		   "  -s, --set S.KEY=VALUE  override one config value (repeatable)\n"
+		   "      --check-config     load and check the config, open nothing, exit\n"
+		   "  -l, --log-level LEVEL  error, warning, notice, info or debug\n"
+		   "  -V, --version          print the version\n"
+		   "  -h, --help             this help\n\n"
+		   "Exit status: 0 clean shutdown, 1 runtime failure, 2 bad config or usage.\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"set", required_argument, NULL, 's'},
-		{"check-config", no_argument, NULL, 'C'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"set", required_argument, NULL, 's'},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 
@@ -191,8 +190,9 @@ static int trial_start(const struct config *cfg, struct trial *t, struct config_
 	}
 	t->start_ns = hal_now_ns();
 	if (r.action == UPDATE_BOOT_ROLLED_BACK) {
-		log_error("update", "the new firmware did not report healthy; rolled back to slot "
-				    "%s (see edgeboxctl update --status); reboot to start it",
+		log_error("update",
+			  "the new firmware did not report healthy; rolled back to slot "
+			  "%s (see edgeboxctl update --status); reboot to start it",
 			  update_slot_name(r.active));
 	} else if (r.action == UPDATE_BOOT_TRYING) {
 		log_notice("update", "slot %s on trial: %d more starts to report healthy",
@@ -226,9 +226,9 @@ static int trial_tick(struct trial *t, struct supervisor *sup, uint64_t now)
 		t->judging = false;
 		return 0;
 	case UPDATE_TRIAL_FAILED:
-		update_note_failure(t->u, sup->unhealthy_reason[0] ? sup->unhealthy_reason
-								    : "not healthy in time",
-				    &uerr);
+		update_note_failure(
+		    t->u, sup->unhealthy_reason[0] ? sup->unhealthy_reason : "not healthy in time",
+		    &uerr);
 		log_error("update", "the new firmware did not become healthy in time; exiting so "
 				    "the next start counts against its trial");
 		t->judging = false;
@@ -339,7 +339,8 @@ int main(int argc, char **argv)
 	pipeline_start(p);
 	if (ctl_on) {
 		char msg[512];
-		ssize_t n = readlink("/proc/self/exe", cp.edgeboxd_path, sizeof(cp.edgeboxd_path) - 1);
+		ssize_t n =
+		    readlink("/proc/self/exe", cp.edgeboxd_path, sizeof(cp.edgeboxd_path) - 1);
 
 		cp.edgeboxd_path[n > 0 ? n : 0] = '\0';
 		snprintf(cp.version, sizeof(cp.version), "%s", EDGEBOX_VERSION);
@@ -380,15 +381,18 @@ int main(int argc, char **argv)
 					p = np;
 					log_notice("edgeboxd", "config reloaded");
 				} else {
-					log_error("edgeboxd", "%s; keeping the previous config", err.msg);
+					log_error("edgeboxd", "%s; keeping the previous config",
+						  err.msg);
 					if (pipeline_create(cfg, &p, &err) < 0) {
-						log_error("edgeboxd", "cannot restore the previous config: %s",
+						log_error("edgeboxd",
+							  "cannot restore the previous config: %s",
 							  err.msg);
 						config_free(cfg);
 						return 1;
 					}
 				}
-				pipeline_supervisor(p)->p.sd_watchdog_usec = sdnotify_watchdog_usec();
+				pipeline_supervisor(p)->p.sd_watchdog_usec =
+				    sdnotify_watchdog_usec();
 				pipeline_set_control(p, ctl);
 				pipeline_start(p);
 				sdnotify_send("READY=1\nSTATUS=running");

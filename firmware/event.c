@@ -44,11 +44,12 @@ static int beacon_json(const struct store_beacon_id *b, char *buf, size_t len)
 				u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
 				b->instance[0], b->instance[1], b->instance[2], b->instance[3],
 				b->instance[4], b->instance[5]);
-	return snprintf(buf, len,
-			"\"uuid\":\"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\","
-			"\"major\":%u,\"minor\":%u",
-			u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
-			u[12], u[13], u[14], u[15], b->major, b->minor);
+	return snprintf(
+	    buf, len,
+	    "\"uuid\":\"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\","
+	    "\"major\":%u,\"minor\":%u",
+	    u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+	    u[14], u[15], b->major, b->minor);
 }
 
 int event_to_json(const struct event *ev, char *buf, size_t len)
@@ -67,8 +68,8 @@ int event_to_json(const struct event *ev, char *buf, size_t len)
 		break;
 	case EVENT_MOTION_START:
 	case EVENT_MOTION_STOP:
-		n = snprintf(buf, len, "{\"event\":\"%s\",\"score\":%.3f}", event_kind_name(ev->kind),
-			     (double)ev->u.motion.score);
+		n = snprintf(buf, len, "{\"event\":\"%s\",\"score\":%.3f}",
+			     event_kind_name(ev->kind), (double)ev->u.motion.score);
 		break;
 	case EVENT_FACE_SEEN:
 	case EVENT_FACE_GONE:
@@ -87,8 +88,8 @@ int event_to_json(const struct event *ev, char *buf, size_t len)
 			     "{\"event\":\"%s\",\"track\":%u,\"customer\":%lld,\"embedding\":%lld,"
 			     "\"distance\":%s,\"margin\":%s,\"frames\":%u}",
 			     event_kind_name(ev->kind), ev->u.face.track,
-			     (long long)ev->u.face.customer_id, (long long)ev->u.face.embedding_id, d,
-			     m, ev->u.face.frames);
+			     (long long)ev->u.face.customer_id, (long long)ev->u.face.embedding_id,
+			     d, m, ev->u.face.frames);
 		break;
 	}
 	case EVENT_FACE_TEMPLATE:
@@ -98,8 +99,8 @@ int event_to_json(const struct event *ev, char *buf, size_t len)
 		break;
 	case EVENT_DOOR:
 	case EVENT_STAFF_CALL:
-		n = snprintf(buf, len, "{\"event\":\"%s\",\"active\":%s}", event_kind_name(ev->kind),
-			     ev->u.gpio.active ? "true" : "false");
+		n = snprintf(buf, len, "{\"event\":\"%s\",\"active\":%s}",
+			     event_kind_name(ev->kind), ev->u.gpio.active ? "true" : "false");
 		break;
 	}
 	if (n < 0 || (size_t)n >= len)

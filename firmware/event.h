@@ -15,17 +15,17 @@
 
 enum event_kind {
 	EVENT_PRESENCE_APPROACH, /* a store-app beacon came up to the kiosk */
-	EVENT_PRESENCE_DWELL,    /* ... and stayed */
-	EVENT_PRESENCE_LEAVE,    /* ... and went (or was not heard any more) */
-	EVENT_MOTION_START,      /* the camera sees movement */
+	EVENT_PRESENCE_DWELL,	 /* ... and stayed */
+	EVENT_PRESENCE_LEAVE,	 /* ... and went (or was not heard any more) */
+	EVENT_MOTION_START,	 /* the camera sees movement */
 	EVENT_MOTION_STOP,
-	EVENT_FACE_SEEN,         /* a face track started in front of the kiosk */
-	EVENT_FACE_IDENTIFIED,   /* the track's identity was decided */
-	EVENT_FACE_GONE,         /* the track ended */
-	EVENT_DOOR,              /* door contact / PIR edge */
-	EVENT_STAFF_CALL,        /* staff-call button pressed */
-	EVENT_FACE_TEMPLATE,     /* the face stage answered a kiosk enrolment request
-	                          * (firmware/enrol_slot.h): take the answer there */
+	EVENT_FACE_SEEN,       /* a face track started in front of the kiosk */
+	EVENT_FACE_IDENTIFIED, /* the track's identity was decided */
+	EVENT_FACE_GONE,       /* the track ended */
+	EVENT_DOOR,	       /* door contact / PIR edge */
+	EVENT_STAFF_CALL,      /* staff-call button pressed */
+	EVENT_FACE_TEMPLATE,   /* the face stage answered a kiosk enrolment request
+				* (firmware/enrol_slot.h): take the answer there */
 };
 
 struct event {
@@ -35,8 +35,8 @@ struct event {
 		struct {
 			struct store_beacon_id beacon;
 			uint8_t addr[6];
-			int8_t rssi;      /* smoothed dBm */
-			uint8_t reason;   /* LEAVE: enum proximity_leave_reason */
+			int8_t rssi;	  /* smoothed dBm */
+			uint8_t reason;	  /* LEAVE: enum proximity_leave_reason */
 			float distance_m; /* smoothed estimate */
 		} presence;
 		struct {
@@ -46,8 +46,8 @@ struct event {
 			uint32_t track;
 			int64_t customer_id;  /* IDENTIFIED: 0 = anonymous */
 			int64_t embedding_id; /* IDENTIFIED: the enrolled embedding that matched */
-			float distance;       /* IDENTIFIED: to the best match */
-			float margin;         /* to the second-best other customer */
+			float distance;	      /* IDENTIFIED: to the best match */
+			float margin;	      /* to the second-best other customer */
 			uint16_t frames;      /* embeddings the decision (or template) used */
 			uint16_t face_px;     /* face width in pixels */
 		} face;

@@ -118,7 +118,7 @@ void kiosk_consent_answer(struct agent_stage *s, const struct display_inbound *i
 		return;
 	}
 	if (!s->session || s->consent.req)
-		return; /* nobody here, or a yes already in flight */
+		return;		 /* nobody here, or a yes already in flight */
 	s->consent.asked = true; /* answered (asked or offered by the kiosk): not again */
 	if (!in->u.consent.granted) {
 		recorded(s, false, false, s->customer_id);
@@ -129,9 +129,10 @@ void kiosk_consent_answer(struct agent_stage *s, const struct display_inbound *i
 	if (!s->enrol || !track) {
 		recorded(s, true, false, s->customer_id);
 		result(s, false,
-		       s->enrol ? "I cannot see your face right now. Look at the screen and say yes "
-				  "again, or ask a colleague to set it up."
-				: "This kiosk has no camera. A colleague can set it up with you.");
+		       s->enrol
+			   ? "I cannot see your face right now. Look at the screen and say yes "
+			     "again, or ask a colleague to set it up."
+			   : "This kiosk has no camera. A colleague can set it up with you.");
 		return;
 	}
 	snprintf(s->consent.name, sizeof(s->consent.name), "%s", in->u.consent.name);
@@ -182,13 +183,13 @@ void kiosk_consent_template(struct agent_stage *s)
 	char detail[256], text[DISPLAY_ID_MAX + 160];
 	int rc = 0;
 
-	if (!s->consent.req ||
-	    enrol_slot_take(s->enrol, s->consent.req, &rc, vec, &frames) != 1)
+	if (!s->consent.req || enrol_slot_take(s->enrol, s->consent.req, &rc, vec, &frames) != 1)
 		return;
 	s->consent.req = 0;
 	if (rc < 0) {
 		memset(vec, 0, sizeof(vec));
-		snprintf(detail, sizeof(detail), "{\"kind\":\"face\",\"enrolled\":false,\"why\":\"%s\"}",
+		snprintf(detail, sizeof(detail),
+			 "{\"kind\":\"face\",\"enrolled\":false,\"why\":\"%s\"}",
 			 rc == -ENOENT ? "face gone" : "no face engine");
 		agent_stage_audit(s, "consent_enrolment", detail);
 		recorded(s, true, false, s->customer_id);
@@ -206,8 +207,9 @@ void kiosk_consent_template(struct agent_stage *s)
 	agent_stage_audit(s, "consent_enrolment", detail);
 	if (!id) {
 		recorded(s, true, false, s->customer_id);
-		result(s, false, "Something went wrong on my side, so nothing was kept. A colleague "
-				 "can set it up with you.");
+		result(s, false,
+		       "Something went wrong on my side, so nothing was kept. A colleague "
+		       "can set it up with you.");
 		return;
 	}
 	if (store_audit_append_customer(s->store, id, "consent",

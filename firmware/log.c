@@ -11,9 +11,8 @@
 static _Atomic int current_level = LOG_LEVEL_INFO;
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARNING] = "warning",
-	[LOG_LEVEL_NOTICE] = "notice", [LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
+    [LOG_LEVEL_INFO] = "info",	 [LOG_LEVEL_DEBUG] = "debug",
 };
 
 void log_set_level(enum log_level level)

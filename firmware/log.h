@@ -22,7 +22,7 @@ enum log_level log_get_level(void);
 int log_level_from_string(const char *s, enum log_level *ret);
 
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_error(mod, ...) log_msg(LOG_LEVEL_ERROR, mod, __VA_ARGS__)
 #define log_warning(mod, ...) log_msg(LOG_LEVEL_WARNING, mod, __VA_ARGS__)

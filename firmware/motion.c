@@ -53,8 +53,8 @@ int motion_frame(struct motion *m, const struct camera_frame *f, struct event *r
 	bool over, under;
 	float score;
 
-	if (!f->data || f->width < MOTION_W || f->height < MOTION_H ||
-	    f->stride < f->width * 3 || (size_t)f->stride * f->height > f->bytes)
+	if (!f->data || f->width < MOTION_W || f->height < MOTION_H || f->stride < f->width * 3 ||
+	    (size_t)f->stride * f->height > f->bytes)
 		return -EINVAL;
 	reduce(f, grid);
 	if (!m->have_prev || f->width != m->prev_w || f->height != m->prev_h) {

@@ -21,7 +21,7 @@
 #define MOTION_H 30
 
 struct motion_params {
-	int cell_delta;      /* luma change (0..255) that counts a cell as changed */
+	int cell_delta; /* luma change (0..255) that counts a cell as changed */
 	float start_score;
 	float stop_score;
 	unsigned start_frames;
@@ -33,7 +33,7 @@ struct motion {
 	uint8_t prev[MOTION_H][MOTION_W];
 	bool have_prev;
 	bool moving;
-	unsigned run;        /* frames in a row on the other side of the bar */
+	unsigned run; /* frames in a row on the other side of the bar */
 	uint32_t prev_w, prev_h;
 	float last_score;
 };

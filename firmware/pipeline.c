@@ -40,7 +40,7 @@ struct pipeline {
 	struct agent *agent;
 	struct display_params kiosk_dp, staff_dp; /* read by pipeline_create */
 	bool kiosk_on, staff_on;
-	struct display *kiosk, *staff;		  /* created by pipeline_start */
+	struct display *kiosk, *staff;	   /* created by pipeline_start */
 	_Atomic(struct control *) control; /* pairing and tokens, once edgeboxd has it */
 	struct agent_stage *conversation;
 	struct enrol_slot *enrol; /* kiosk enrolments: conversation <-> face (with a camera) */
@@ -56,7 +56,7 @@ struct pipeline {
 };
 
 static int cfg_fail(struct config_error *err, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int cfg_fail(struct config_error *err, int rc, const char *fmt, ...)
 {
@@ -97,11 +97,11 @@ static int make_ring(const char *name, size_t slot, long capacity, enum ring_ove
 		     enum ring_producers prod, struct ring **ret, struct config_error *err)
 {
 	struct ring_params rp = {
-		.name = name,
-		.slot_size = slot,
-		.capacity = (size_t)capacity,
-		.overflow = ov,
-		.producers = prod,
+	    .name = name,
+	    .slot_size = slot,
+	    .capacity = (size_t)capacity,
+	    .overflow = ov,
+	    .producers = prod,
 	};
 	char msg[RING_ERROR_MAX];
 	int rc;
@@ -116,8 +116,8 @@ static int make_ring(const char *name, size_t slot, long capacity, enum ring_ove
 }
 
 static int read_params(struct pipeline *p, struct supervisor_params *sp,
-		       struct proximity_params *pp, struct motion_params *mp,
-		       long *ble_cap, long *frame_cap, long *frame_bytes, long *event_cap,
+		       struct proximity_params *pp, struct motion_params *mp, long *ble_cap,
+		       long *frame_cap, long *frame_bytes, long *event_cap,
 		       struct config_error *err)
 {
 	const struct config *c = p->cfg;
@@ -129,10 +129,12 @@ static int read_params(struct pipeline *p, struct supervisor_params *sp,
 	supervisor_params_default(sp);
 	rc = rc ?: config_bool(c, "daemon", "realtime", true, &realtime, err);
 	rc = rc ?: config_int(c, "daemon", "tick_ms", 100, 10, 1000, &p->tick_ms, err);
-	rc = rc ?: config_path(c, "daemon", "status_file", "/run/edgebox/status.json", false,
-			       p->status_file, sizeof(p->status_file), err);
-	rc = rc ?: config_int(c, "daemon", "status_interval_ms", 1000, 100, 600000, &interval_ms,
-			      err);
+	rc = rc
+		 ?: config_path(c, "daemon", "status_file", "/run/edgebox/status.json", false,
+				p->status_file, sizeof(p->status_file), err);
+	rc = rc
+		 ?: config_int(c, "daemon", "status_interval_ms", 1000, 100, 600000, &interval_ms,
+			       err);
 	rc = rc ?: config_int(c, "supervisor", "max_failures", 5, 0, 1000, &v, err);
 	sp->max_failures = (uint32_t)v;
 	rc = rc ?: config_int(c, "supervisor", "failure_window_s", 60, 1, 86400, &window_s, err);
@@ -146,8 +148,9 @@ static int read_params(struct pipeline *p, struct supervisor_params *sp,
 
 	rc = rc ?: config_int(c, "rings", "ble_capacity", 256, 2, 65536, ble_cap, err);
 	rc = rc ?: config_int(c, "rings", "frame_capacity", 4, 2, 64, frame_cap, err);
-	rc = rc ?: config_int(c, "rings", "frame_bytes", 640 * 480 * 3, 64 * 48 * 3,
-			      (long)CAMERA_FRAME_MAX_BYTES, frame_bytes, err);
+	rc = rc
+		 ?: config_int(c, "rings", "frame_bytes", 640 * 480 * 3, 64 * 48 * 3,
+			       (long)CAMERA_FRAME_MAX_BYTES, frame_bytes, err);
 	rc = rc ?: config_int(c, "rings", "event_capacity", 256, 2, 65536, event_cap, err);
 
 	rc = rc ?: proximity_params_from_config(c, "beacons", pp, err);
@@ -199,8 +202,7 @@ static void wake_event_ring(void *ctx)
  * for a device token (sent back once), and a device token must belong to a
  * live paired device. Before the control socket exists nobody gets in.
  */
-static int staff_auth(void *ctx, const char *name, const char *token, char *ret_token,
-		      size_t len)
+static int staff_auth(void *ctx, const char *name, const char *token, char *ret_token, size_t len)
 {
 	struct pipeline *p = ctx;
 	struct control *c = atomic_load(&p->control);
@@ -253,7 +255,8 @@ static struct display *open_display(const struct display_params *dp, bool enable
 		return NULL; /* socket = none */
 	if (display_create(dp, &d, msg, sizeof(msg)) < 0) {
 		/* no tablets until this is fixed, but the box still runs */
-		log_error("pipeline", "%s; the %s display is off", msg, display_role_name(dp->role));
+		log_error("pipeline", "%s; the %s display is off", msg,
+			  display_role_name(dp->role));
 		return NULL;
 	}
 	return d;
@@ -324,8 +327,10 @@ int pipeline_create(const struct config *cfg, struct pipeline **ret, struct conf
 		goto fail;
 	}
 	if (rc == 1)
-		log_error("store", "the database was corrupt (%s); moved it to %s and started a "
-			  "fresh one", info.problem, info.moved_to);
+		log_error("store",
+			  "the database was corrupt (%s); moved it to %s and started a "
+			  "fresh one",
+			  info.problem, info.moved_to);
 	else if (info.from_version != info.version)
 		log_notice("store", "%s: schema %d -> %d", store_path(p->store), info.from_version,
 			   info.version);
@@ -345,8 +350,7 @@ int pipeline_create(const struct config *cfg, struct pipeline **ret, struct conf
 		p->camera.cfg = cfg;
 		p->camera.ops = cam_ops;
 		p->camera.out = p->frame_ring;
-		rc = first_open(camera_stage_open(&p->camera, msg, sizeof(msg)), msg,
-				err);
+		rc = first_open(camera_stage_open(&p->camera, msg, sizeof(msg)), msg, err);
 		if (rc < 0)
 			goto fail;
 		add_stage(p, &camera_stage_desc, &p->camera);
@@ -381,8 +385,9 @@ int pipeline_create(const struct config *cfg, struct pipeline **ret, struct conf
 		p->face.enrol = p->enrol;
 		motion_init(&p->face.motion, &mp);
 		rc = face_params_from_config(cfg, "faces", &p->face.params, err);
-		rc = rc ?: config_path(cfg, "store", "path", NULL, true, p->face.store_path,
-				       sizeof(p->face.store_path), err);
+		rc = rc
+			 ?: config_path(cfg, "store", "path", NULL, true, p->face.store_path,
+					sizeof(p->face.store_path), err);
 		if (rc < 0)
 			goto fail;
 		add_stage(p, &face_stage_desc, &p->face);
@@ -400,7 +405,8 @@ int pipeline_create(const struct config *cfg, struct pipeline **ret, struct conf
 			goto fail;
 		}
 		if (rc < 0) {
-			log_error("watchdog", "%s; running without a hardware watchdog", p->wd.error);
+			log_error("watchdog", "%s; running without a hardware watchdog",
+				  p->wd.error);
 			watchdog_close(&p->wd);
 		} else {
 			p->wd_open = true;

@@ -105,12 +105,12 @@ static void ble_fini(void *ctx)
 }
 
 const struct stage_desc ble_stage_desc = {
-	.name = "ble",
-	.priority = STAGE_PRIO_SENSOR,
-	.deadline_ms = 2000,
-	.init = ble_init,
-	.step = ble_step,
-	.fini = ble_fini,
+    .name = "ble",
+    .priority = STAGE_PRIO_SENSOR,
+    .deadline_ms = 2000,
+    .init = ble_init,
+    .step = ble_step,
+    .fini = ble_fini,
 };
 
 /* ---- presence: ble ring -> proximity events ------------------------------ */
@@ -197,11 +197,11 @@ static void presence_wake(void *ctx)
 }
 
 const struct stage_desc presence_stage_desc = {
-	.name = "presence",
-	.priority = STAGE_PRIO_SENSOR,
-	.deadline_ms = 2000,
-	.step = presence_step,
-	.wake = presence_wake,
+    .name = "presence",
+    .priority = STAGE_PRIO_SENSOR,
+    .deadline_ms = 2000,
+    .step = presence_step,
+    .wake = presence_wake,
 };
 
 /* ---- camera: device -> frame ring --------------------------------------- */
@@ -274,12 +274,12 @@ static void camera_fini(void *ctx)
 }
 
 const struct stage_desc camera_stage_desc = {
-	.name = "camera",
-	.priority = STAGE_PRIO_SENSOR,
-	.deadline_ms = 2000,
-	.init = camera_init,
-	.step = camera_step,
-	.fini = camera_fini,
+    .name = "camera",
+    .priority = STAGE_PRIO_SENSOR,
+    .deadline_ms = 2000,
+    .init = camera_init,
+    .step = camera_step,
+    .fini = camera_fini,
 };
 
 /* ---- face: frame ring -> events (lowest priority) ---------------------- */
@@ -471,13 +471,13 @@ static void face_wake(void *ctx)
 }
 
 const struct stage_desc face_stage_desc = {
-	.name = "face",
-	.priority = STAGE_PRIO_BACKGROUND,
-	.deadline_ms = 5000,
-	.init = face_init,
-	.step = face_step,
-	.fini = face_fini,
-	.wake = face_wake,
+    .name = "face",
+    .priority = STAGE_PRIO_BACKGROUND,
+    .deadline_ms = 5000,
+    .init = face_init,
+    .step = face_step,
+    .fini = face_fini,
+    .wake = face_wake,
 };
 
 /* ---- gpio: lines -> events ---------------------------------------------- */
@@ -541,10 +541,10 @@ static void gpio_fini(void *ctx)
 }
 
 const struct stage_desc gpio_stage_desc = {
-	.name = "gpio",
-	.priority = STAGE_PRIO_SENSOR,
-	.deadline_ms = 2000,
-	.init = gpio_init,
-	.step = gpio_step,
-	.fini = gpio_fini,
+    .name = "gpio",
+    .priority = STAGE_PRIO_SENSOR,
+    .deadline_ms = 2000,
+    .init = gpio_init,
+    .step = gpio_step,
+    .fini = gpio_fini,
 };

@@ -78,14 +78,14 @@ struct face_stage {
 	struct motion motion;
 	struct event_outbox outbox;
 	struct face_params params;
-	char store_path[4096];          /* for the gallery, read-only */
-	struct face_dlib *dlib;         /* the models; init fails without them (make deps) */
+	char store_path[4096];	/* for the gallery, read-only */
+	struct face_dlib *dlib; /* the models; init fails without them (make deps) */
 	struct face_match *gallery;
 	struct face_track *tracker;
-	uint64_t gallery_ns;            /* when the gallery was last read from the store */
+	uint64_t gallery_ns;		    /* when the gallery was last read from the store */
 	struct face_track_event pending[8]; /* tracker events waiting for the event ring */
 	size_t npending;
-	struct enrol_slot *enrol;       /* kiosk enrolments (borrowed; may be NULL) */
+	struct enrol_slot *enrol; /* kiosk enrolments (borrowed; may be NULL) */
 };
 
 struct gpio_stage {

@@ -15,9 +15,9 @@ static const struct {
 	int fifo;
 	int nice;
 } priorities[] = {
-	[STAGE_PRIO_CONVERSATION] = {30, -10},
-	[STAGE_PRIO_SENSOR] = {20, -5},
-	[STAGE_PRIO_BACKGROUND] = {0, 10},
+    [STAGE_PRIO_CONVERSATION] = {30, -10},
+    [STAGE_PRIO_SENSOR] = {20, -5},
+    [STAGE_PRIO_BACKGROUND] = {0, 10},
 };
 
 const char *stage_state_name(enum stage_state s)

@@ -29,8 +29,8 @@
 
 enum stage_priority {
 	STAGE_PRIO_CONVERSATION, /* highest: SCHED_FIFO 30, or nice -10 */
-	STAGE_PRIO_SENSOR,       /* BLE, GPIO, camera capture: SCHED_FIFO 20, or nice -5 */
-	STAGE_PRIO_BACKGROUND,   /* face embedding: SCHED_OTHER, nice 10 */
+	STAGE_PRIO_SENSOR,	 /* BLE, GPIO, camera capture: SCHED_FIFO 20, or nice -5 */
+	STAGE_PRIO_BACKGROUND,	 /* face embedding: SCHED_OTHER, nice 10 */
 };
 
 enum stage_state {
@@ -47,8 +47,8 @@ struct stage;
 struct stage_desc {
 	const char *name;
 	enum stage_priority priority;
-	bool critical;          /* the watchdog is fed only while it runs */
-	uint32_t deadline_ms;   /* max time between heartbeats */
+	bool critical;	      /* the watchdog is fed only while it runs */
+	uint32_t deadline_ms; /* max time between heartbeats */
 	/* Called in the stage thread. 0, or -errno with err filled (the fix too). */
 	int (*init)(void *ctx, char *err, size_t errlen);
 	/* 0: go on; -ENODATA: input finished; other -errno: fail (err filled). */
@@ -64,18 +64,18 @@ struct stage {
 	struct stage_desc desc;
 	pthread_t thread;
 	bool thread_valid;
-	_Atomic int state;            /* enum stage_state */
+	_Atomic int state; /* enum stage_state */
 	_Atomic bool stop;
 	_Atomic uint64_t heartbeat_ns;
 	_Atomic uint64_t started_ns;
 	_Atomic uint64_t items;
 	_Atomic uint64_t errors;
 	_Atomic uint32_t restarts;
-	bool initialised;             /* init succeeded and fini not yet run */
-	bool realtime;                /* try SCHED_FIFO before a nice level */
-	char sched[48];               /* the scheduling the thread got, e.g. "SCHED_FIFO 30" */
-	char error[640];              /* why it last exited; written by the stage thread */
-	struct histogram latency;     /* per-item latency, from the item's timestamp */
+	bool initialised;	  /* init succeeded and fini not yet run */
+	bool realtime;		  /* try SCHED_FIFO before a nice level */
+	char sched[48];		  /* the scheduling the thread got, e.g. "SCHED_FIFO 30" */
+	char error[640];	  /* why it last exited; written by the stage thread */
+	struct histogram latency; /* per-item latency, from the item's timestamp */
 	/* supervisor bookkeeping */
 	uint64_t failures_window_start_ns;
 	uint32_t failures_in_window;

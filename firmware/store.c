@@ -2227,15 +2227,16 @@ int store_staff_find(struct store *s, const uint8_t token_hash[STORE_TOKEN_HASH_
 int store_customer_get(struct store *s, int64_t customer_id, struct store_customer *ret)
 {
 	static const char *const sql =
-		"SELECT c.display_name, c.created_at, coalesce(c.last_seen, 0),"
-		" (SELECT count(*) FROM visits v WHERE v.customer_id = c.id AND v.ended_at IS NOT NULL),"
-		" coalesce((SELECT v.started_at FROM visits v WHERE v.customer_id = c.id"
-		"   AND v.ended_at IS NOT NULL ORDER BY v.started_at DESC, v.id DESC LIMIT 1), 0),"
-		" coalesce((SELECT v.summary FROM visits v WHERE v.customer_id = c.id"
-		"   AND v.ended_at IS NOT NULL ORDER BY v.started_at DESC, v.id DESC LIMIT 1), ''),"
-		" EXISTS (SELECT 1 FROM consents k WHERE k.customer_id = c.id AND k.kind = 'face'"
-		"   AND k.revoked_at IS NULL)"
-		" FROM customers c WHERE c.id = ?";
+	    "SELECT c.display_name, c.created_at, coalesce(c.last_seen, 0),"
+	    " (SELECT count(*) FROM visits v WHERE v.customer_id = c.id AND v.ended_at IS NOT "
+	    "NULL),"
+	    " coalesce((SELECT v.started_at FROM visits v WHERE v.customer_id = c.id"
+	    "   AND v.ended_at IS NOT NULL ORDER BY v.started_at DESC, v.id DESC LIMIT 1), 0),"
+	    " coalesce((SELECT v.summary FROM visits v WHERE v.customer_id = c.id"
+	    "   AND v.ended_at IS NOT NULL ORDER BY v.started_at DESC, v.id DESC LIMIT 1), ''),"
+	    " EXISTS (SELECT 1 FROM consents k WHERE k.customer_id = c.id AND k.kind = 'face'"
+	    "   AND k.revoked_at IS NULL)"
+	    " FROM customers c WHERE c.id = ?";
 	sqlite3_stmt *st = NULL;
 	int r;
 
@@ -2250,7 +2251,8 @@ int store_customer_get(struct store *s, int64_t customer_id, struct store_custom
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW) {
 		ret->id = customer_id;
-		snprintf(ret->name, sizeof(ret->name), "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(ret->name, sizeof(ret->name), "%s",
+			 (const char *)sqlite3_column_text(st, 0));
 		ret->created_at = sqlite3_column_int64(st, 1);
 		ret->last_seen = sqlite3_column_int64(st, 2);
 		ret->visits = sqlite3_column_int(st, 3);

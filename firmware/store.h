@@ -256,11 +256,11 @@ struct store_customer {
 	int64_t id;
 	char name[STORE_NAME_MAX + 1];
 	int64_t created_at;
-	int64_t last_seen;                  /* 0: never */
-	int visits;                         /* visits ended before this one */
-	int64_t last_visit_at;              /* start of the latest ended visit, 0: none */
+	int64_t last_seen;			  /* 0: never */
+	int visits;				  /* visits ended before this one */
+	int64_t last_visit_at;			  /* start of the latest ended visit, 0: none */
 	char last_summary[STORE_SUMMARY_MAX + 1]; /* its summary, "" when none */
-	bool face_consent;                  /* a live "face" consent */
+	bool face_consent;			  /* a live "face" consent */
 };
 
 /* Fills *ret. -ENOENT: no such customer. */

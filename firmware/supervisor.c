@@ -70,8 +70,7 @@ int supervisor_start_all(struct supervisor *s)
 }
 
 /* Counts a failure and either schedules a restart or gives up. */
-static void record_failure(struct supervisor *s, struct stage *st, uint64_t now,
-			   const char *why)
+static void record_failure(struct supervisor *s, struct stage *st, uint64_t now, const char *why)
 {
 	if (!st->failures_window_start_ns ||
 	    now - st->failures_window_start_ns > (uint64_t)s->p.failure_window_ms * MS) {
@@ -85,7 +84,8 @@ static void record_failure(struct supervisor *s, struct stage *st, uint64_t now,
 		log_error("supervisor",
 			  "stage %s failed %u times within %u s (last: %s); giving up, the box "
 			  "runs degraded without it",
-			  st->desc.name, st->failures_in_window, s->p.failure_window_ms / 1000, why);
+			  st->desc.name, st->failures_in_window, s->p.failure_window_ms / 1000,
+			  why);
 		return;
 	}
 	st->backoff_ms = st->backoff_ms ? st->backoff_ms * 2 : s->p.backoff_initial_ms;
@@ -184,7 +184,8 @@ void supervisor_tick(struct supervisor *s, uint64_t now_ns)
 	healthy = critical_healthy(s, now_ns);
 	if (healthy != s->healthy) {
 		if (healthy)
-			log_notice("supervisor", "all critical stages healthy; feeding the watchdog");
+			log_notice("supervisor",
+				   "all critical stages healthy; feeding the watchdog");
 		else
 			log_error("supervisor", "%s; the watchdog is no longer fed",
 				  s->unhealthy_reason);

@@ -21,23 +21,23 @@ struct watchdog_dev;
 #define SUPERVISOR_MAX_STAGES 16
 
 struct supervisor_params {
-	uint32_t max_failures;       /* failures within the window before giving up */
+	uint32_t max_failures; /* failures within the window before giving up */
 	uint32_t failure_window_ms;
 	uint32_t backoff_initial_ms; /* first restart delay, doubled per failure */
 	uint32_t backoff_max_ms;
-	uint32_t cancel_timeout_ms;  /* how long a cancelled stage may take to end */
-	uint64_t sd_watchdog_usec;   /* systemd's WatchdogSec in µs; 0: not asked */
-	bool realtime;               /* SCHED_FIFO for the stages when permitted */
+	uint32_t cancel_timeout_ms; /* how long a cancelled stage may take to end */
+	uint64_t sd_watchdog_usec;  /* systemd's WatchdogSec in µs; 0: not asked */
+	bool realtime;		    /* SCHED_FIFO for the stages when permitted */
 };
 
 struct supervisor {
 	struct supervisor_params p;
 	struct stage *stages[SUPERVISOR_MAX_STAGES];
 	size_t n;
-	struct watchdog_dev *wd;     /* NULL: no hardware watchdog */
-	bool healthy;                /* last tick's verdict */
+	struct watchdog_dev *wd; /* NULL: no hardware watchdog */
+	bool healthy;		 /* last tick's verdict */
 	uint64_t last_sd_ping_ns;
-	uint64_t keepalives;         /* watchdog feeds, hardware or systemd */
+	uint64_t keepalives; /* watchdog feeds, hardware or systemd */
 	char unhealthy_reason[128];
 };
 

@@ -27,14 +27,14 @@ enum ble_report_kind {
 };
 
 struct ble_adv_report {
-	uint64_t ts_ns;           /* CLOCK_MONOTONIC when handed up */
+	uint64_t ts_ns; /* CLOCK_MONOTONIC when handed up */
 	enum ble_report_kind kind;
-	uint16_t event_type;      /* legacy: ADV_IND..SCAN_RSP (0..4); extended: properties */
+	uint16_t event_type; /* legacy: ADV_IND..SCAN_RSP (0..4); extended: properties */
 	uint8_t addr_type;
-	uint8_t addr[6];          /* as on the wire: least significant byte first */
-	int8_t rssi;              /* dBm, BLE_RSSI_NONE when unknown */
-	int8_t tx_power;          /* dBm, BLE_TX_POWER_NONE when unknown (always for legacy) */
-	uint8_t primary_phy;      /* extended only, else 0 */
+	uint8_t addr[6];     /* as on the wire: least significant byte first */
+	int8_t rssi;	     /* dBm, BLE_RSSI_NONE when unknown */
+	int8_t tx_power;     /* dBm, BLE_TX_POWER_NONE when unknown (always for legacy) */
+	uint8_t primary_phy; /* extended only, else 0 */
 	uint8_t secondary_phy;
 	uint8_t sid;
 	uint8_t data_len;
@@ -42,9 +42,9 @@ struct ble_adv_report {
 };
 
 struct ble_stats {
-	uint64_t events;          /* HCI events read */
-	uint64_t reports;         /* reports handed up */
-	uint64_t malformed;       /* events or reports rejected as malformed */
+	uint64_t events;    /* HCI events read */
+	uint64_t reports;   /* reports handed up */
+	uint64_t malformed; /* events or reports rejected as malformed */
 };
 
 struct ble_dev;
@@ -68,13 +68,13 @@ struct ble_ops {
 
 struct ble_dev {
 	const struct ble_ops *ops;
-	void *priv;               /* the driver's, freed by close */
+	void *priv; /* the driver's, freed by close */
 	struct ble_stats stats;
-	char error[HAL_ERROR_MAX];          /* last error, with the fix when there is one */
+	char error[HAL_ERROR_MAX]; /* last error, with the fix when there is one */
 };
 
-static inline int ble_open(struct ble_dev *dev, const struct ble_ops *ops,
-			   const struct config *cfg, const char *section)
+static inline int ble_open(struct ble_dev *dev, const struct ble_ops *ops, const struct config *cfg,
+			   const char *section)
 {
 	dev->ops = ops;
 	dev->priv = NULL;

@@ -22,19 +22,19 @@ struct config;
 #define CAMERA_FRAME_MAX_BYTES ((size_t)CAMERA_MAX_WIDTH * CAMERA_MAX_HEIGHT * 3)
 
 struct camera_frame {
-	uint64_t ts_ns;           /* CLOCK_MONOTONIC at capture */
-	uint32_t seq;             /* frame number from the device, gaps show drops */
+	uint64_t ts_ns; /* CLOCK_MONOTONIC at capture */
+	uint32_t seq;	/* frame number from the device, gaps show drops */
 	uint32_t width;
 	uint32_t height;
-	uint32_t stride;          /* bytes per row, >= width * 3 */
-	size_t bytes;             /* bytes of data used */
-	size_t capacity;          /* bytes the caller allocated at data */
-	uint8_t *data;            /* RGB24, owned by the caller */
+	uint32_t stride; /* bytes per row, >= width * 3 */
+	size_t bytes;	 /* bytes of data used */
+	size_t capacity; /* bytes the caller allocated at data */
+	uint8_t *data;	 /* RGB24, owned by the caller */
 };
 
 struct camera_stats {
-	uint64_t frames;          /* frames delivered */
-	uint64_t errors;          /* frames the device or file gave but we rejected */
+	uint64_t frames; /* frames delivered */
+	uint64_t errors; /* frames the device or file gave but we rejected */
 };
 
 struct camera_dev;

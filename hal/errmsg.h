@@ -15,6 +15,6 @@
 
 /* Formats into err (truncated to len, always terminated) and returns rc. */
 int errmsg(char *err, size_t len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #endif

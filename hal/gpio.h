@@ -15,8 +15,8 @@
 struct config;
 
 enum gpio_input {
-	GPIO_INPUT_DOOR,          /* door contact or PIR: rising = someone there */
-	GPIO_INPUT_STAFF_CALL,    /* staff-call button: rising = pressed */
+	GPIO_INPUT_DOOR,       /* door contact or PIR: rising = someone there */
+	GPIO_INPUT_STAFF_CALL, /* staff-call button: rising = pressed */
 };
 
 enum gpio_edge {
@@ -25,7 +25,7 @@ enum gpio_edge {
 };
 
 struct gpio_event {
-	uint64_t ts_ns;           /* CLOCK_MONOTONIC */
+	uint64_t ts_ns; /* CLOCK_MONOTONIC */
 	enum gpio_input input;
 	enum gpio_edge edge;
 };
@@ -46,7 +46,7 @@ struct gpio_ops {
 struct gpio_dev {
 	const struct gpio_ops *ops;
 	void *priv;
-	bool led;                 /* last state written to the LED */
+	bool led; /* last state written to the LED */
 	char error[HAL_ERROR_MAX];
 };
 

@@ -18,9 +18,9 @@
 
 struct line_state {
 	struct gpio_line_cfg cfg;
-	int level;            /* logical level last handed out, -1 before the first */
+	int level;	      /* logical level last handed out, -1 before the first */
 	uint64_t quiet_until; /* an edge before this is bounce (debounce only) */
-	bool pending;         /* the last bounce, handed out if it outlasts the quiet time */
+	bool pending;	      /* the last bounce, handed out if it outlasts the quiet time */
 	int pending_level;
 	uint64_t pending_ts;
 };
@@ -33,8 +33,8 @@ struct gpio_lines {
 };
 
 static const char *const line_names[GPIO_LINES_COUNT] = {
-	[GPIO_INPUT_DOOR] = "door",
-	[GPIO_INPUT_STAFF_CALL] = "staff_call",
+    [GPIO_INPUT_DOOR] = "door",
+    [GPIO_INPUT_STAFF_CALL] = "staff_call",
 };
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -64,9 +64,8 @@ int gpio_lines_new(const struct gpio_line_cfg cfg[GPIO_LINES_COUNT], struct gpio
 		return -ENOMEM;
 	for (i = 0; i < GPIO_LINES_COUNT; i++) {
 		l->line[i].cfg = cfg[i];
-		l->line[i].level = cfg[i].initial_level < 0
-					   ? -1
-					   : (cfg[i].initial_level ^ (int)cfg[i].active_low);
+		l->line[i].level =
+		    cfg[i].initial_level < 0 ? -1 : (cfg[i].initial_level ^ (int)cfg[i].active_low);
 	}
 	*ret = l;
 	return 0;
@@ -243,8 +242,8 @@ static int drain(struct gpio_lines *l, char *err, size_t errlen)
 		for (i = 0; i < GPIO_LINES_COUNT; i++) {
 			if (pfd[i].revents & POLLNVAL)
 				return fail(err, errlen, -EBADF,
-					    "gpio: %s line: event fd %d is not open",
-					    line_names[i], pfd[i].fd);
+					    "gpio: %s line: event fd %d is not open", line_names[i],
+					    pfd[i].fd);
 			if ((pfd[i].revents & POLLERR) && !(pfd[i].revents & POLLIN))
 				return fail(err, errlen, -EIO,
 					    "gpio: %s line: error condition on event fd %d",

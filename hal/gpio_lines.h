@@ -21,17 +21,17 @@
 
 #include "hal/gpio.h"
 
-#define GPIO_LINES_COUNT 2                     /* indexed by enum gpio_input */
+#define GPIO_LINES_COUNT 2 /* indexed by enum gpio_input */
 #define GPIO_LINES_MAX_DEBOUNCE_MS 1000
 #define GPIO_LINES_MAX_AHEAD_NS (5ull * 1000000000ull)
 
 struct gpio_lines;
 
 struct gpio_line_cfg {
-	int fd;                /* event fd, borrowed (never closed here); -1: not wired */
-	bool active_low;       /* invert the kernel's edges: the line reads 0 when active */
-	unsigned debounce_ms;  /* 0: every edge passes; else lockout + settle, see docs */
-	int initial_level;     /* physical level at open: 0, 1, or -1 when unknown */
+	int fd;		      /* event fd, borrowed (never closed here); -1: not wired */
+	bool active_low;      /* invert the kernel's edges: the line reads 0 when active */
+	unsigned debounce_ms; /* 0: every edge passes; else lockout + settle, see docs */
+	int initial_level;    /* physical level at open: 0, 1, or -1 when unknown */
 };
 
 /*

@@ -23,8 +23,8 @@ static int check_size(const char *name, const char *what, uint32_t width, uint32
 {
 	if (width == 0 || height == 0 || width > CAMERA_MAX_WIDTH || height > CAMERA_MAX_HEIGHT)
 		return errmsg(err, errlen, -ERANGE,
-			    "%s: %s says %ux%u, outside 1x1..%ux%u (scale it down first)", name,
-			    what, width, height, CAMERA_MAX_WIDTH, CAMERA_MAX_HEIGHT);
+			      "%s: %s says %ux%u, outside 1x1..%ux%u (scale it down first)", name,
+			      what, width, height, CAMERA_MAX_WIDTH, CAMERA_MAX_HEIGHT);
 	return 0;
 }
 
@@ -35,8 +35,8 @@ static int check_capacity(const char *name, uint32_t width, uint32_t height,
 
 	if (!frame->data || frame->capacity < need)
 		return errmsg(err, errlen, -ENOSPC,
-			    "%s: the frame buffer holds %zu bytes, a %ux%u RGB24 image needs %zu",
-			    name, frame->data ? frame->capacity : 0, width, height, need);
+			      "%s: the frame buffer holds %zu bytes, a %ux%u RGB24 image needs %zu",
+			      name, frame->data ? frame->capacity : 0, width, height, need);
 	return 0;
 }
 
@@ -77,9 +77,9 @@ int image_read_file(const char *path, uint8_t *buf, size_t cap, size_t *ret_len,
 		goto close_fd;
 	}
 	if ((uint64_t)st.st_size > cap) {
-		rc =
-		    errmsg(err, errlen, -EFBIG, "%s: %lld bytes, more than the %zu this reader takes",
-			 path, (long long)st.st_size, cap);
+		rc = errmsg(err, errlen, -EFBIG,
+			    "%s: %lld bytes, more than the %zu this reader takes", path,
+			    (long long)st.st_size, cap);
 		goto close_fd;
 	}
 	/* Read to EOF rather than trusting st_size: the file may change under us. */
@@ -89,8 +89,8 @@ int image_read_file(const char *path, uint8_t *buf, size_t cap, size_t *ret_len,
 
 			n = read(fd, &extra, 1);
 			if (n > 0) {
-				rc = errmsg(err, errlen, -EFBIG, "%s: grew past %zu bytes while read",
-					  path, cap);
+				rc = errmsg(err, errlen, -EFBIG,
+					    "%s: grew past %zu bytes while read", path, cap);
 				goto close_fd;
 			}
 		} else {
@@ -99,7 +99,8 @@ int image_read_file(const char *path, uint8_t *buf, size_t cap, size_t *ret_len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = errmsg(err, errlen, -errno, "cannot read %s: %s", path, strerror(errno));
+			rc = errmsg(err, errlen, -errno, "cannot read %s: %s", path,
+				    strerror(errno));
 			goto close_fd;
 		}
 		if (n == 0)
@@ -161,30 +162,30 @@ static int ppm_parse(const char *name, const uint8_t *d, size_t len, struct ppm_
 		}
 		if (pos == start)
 			return errmsg(err, errlen, -EINVAL,
-				    "%s: PPM header is %s where the %s should be", name,
-				    pos >= len ? "cut short" : "garbled", field_names[i]);
+				      "%s: PPM header is %s where the %s should be", name,
+				      pos >= len ? "cut short" : "garbled", field_names[i]);
 		field[i] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 	}
 	/* Exactly one whitespace byte separates maxval from the pixels. */
 	if (pos >= len || !(d[pos] == ' ' || d[pos] == '\t' || d[pos] == '\n' || d[pos] == '\r'))
 		return errmsg(err, errlen, -EINVAL,
-			    "%s: PPM header does not end with a whitespace after maxval", name);
+			      "%s: PPM header does not end with a whitespace after maxval", name);
 	pos++;
 	if (field[2] == 0 || field[2] > 65535)
 		return errmsg(err, errlen, -EINVAL, "%s: PPM maxval %u is invalid (1..65535)", name,
-			    field[2]);
+			      field[2]);
 	if (field[2] != 255)
 		return errmsg(err, errlen, -ENOTSUP,
-			    "%s: PPM maxval %u is not supported, only 255 (8 bits); convert with "
-			    "`pnmdepth 255`",
-			    name, field[2]);
+			      "%s: PPM maxval %u is not supported, only 255 (8 bits); convert with "
+			      "`pnmdepth 255`",
+			      name, field[2]);
 	rc = check_size(name, "the PPM header", field[0], field[1], err, errlen);
 	if (rc < 0)
 		return rc;
 	if (len - pos < rgb_bytes(field[0], field[1]))
 		return errmsg(err, errlen, -EINVAL,
-			    "%s: PPM is truncated: %zu bytes of pixels, %ux%u needs %zu", name,
-			    len - pos, field[0], field[1], rgb_bytes(field[0], field[1]));
+			      "%s: PPM is truncated: %zu bytes of pixels, %ux%u needs %zu", name,
+			      len - pos, field[0], field[1], rgb_bytes(field[0], field[1]));
 	h->width = field[0];
 	h->height = field[1];
 	h->offset = pos;
@@ -264,7 +265,7 @@ static int jpeg_run(const char *name, const uint8_t *data, size_t len, struct ca
 		goto destroy;
 	if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
 		rc = errmsg(err, errlen, -ENOTSUP,
-			  "%s: CMYK JPEGs are not supported; save it as an RGB JPEG", name);
+			    "%s: CMYK JPEGs are not supported; save it as an RGB JPEG", name);
 		goto destroy;
 	}
 	*ret_width = width;
@@ -280,7 +281,7 @@ static int jpeg_run(const char *name, const uint8_t *data, size_t len, struct ca
 	if (cinfo.output_components != 3 || cinfo.output_width != width ||
 	    cinfo.output_height != height) {
 		rc = errmsg(err, errlen, -EINVAL, "%s: JPEG decodes to %ux%u with %d components",
-			  name, cinfo.output_width, cinfo.output_height, cinfo.output_components);
+			    name, cinfo.output_width, cinfo.output_height, cinfo.output_components);
 		goto destroy;
 	}
 	while (cinfo.output_scanline < cinfo.output_height) {
@@ -291,7 +292,7 @@ static int jpeg_run(const char *name, const uint8_t *data, size_t len, struct ca
 	jpeg_finish_decompress(&cinfo);
 	if (guard.mgr.num_warnings) {
 		rc = errmsg(err, errlen, -EINVAL, "%s: corrupt or truncated JPEG data: %s", name,
-			  guard.warning);
+			    guard.warning);
 		goto destroy;
 	}
 	set_frame(frame, width, height);
@@ -322,7 +323,7 @@ int image_probe(const char *name, const uint8_t *data, size_t len, uint32_t *ret
 		break;
 	}
 	return errmsg(err, errlen, -EINVAL, "%s: neither a JPEG nor a binary PPM (P6) file%s", name,
-		    len ? "" : " (it is empty)");
+		      len ? "" : " (it is empty)");
 }
 
 int image_decode(const char *name, const uint8_t *data, size_t len, struct camera_frame *frame,
@@ -362,8 +363,8 @@ int image_load(const char *path, struct camera_frame *frame, char *err, size_t e
 		return errmsg(err, errlen, -errno, "cannot open %s: %s", path, strerror(errno));
 	if ((uint64_t)st.st_size > IMAGE_MAX_FILE_BYTES)
 		return errmsg(err, errlen, -EFBIG,
-			    "%s: %lld bytes, more than the %zu this reader takes", path,
-			    (long long)st.st_size, IMAGE_MAX_FILE_BYTES);
+			      "%s: %lld bytes, more than the %zu this reader takes", path,
+			      (long long)st.st_size, IMAGE_MAX_FILE_BYTES);
 	cap = st.st_size > 0 ? (size_t)st.st_size : 1;
 	buf = malloc(cap);
 	if (!buf)
@@ -417,7 +418,7 @@ static int y4m_tag(struct image_y4m *y, const char *tag, bool *have_w, bool *hav
 	case 'H':
 		if (y4m_parse_u32(tag + 1, &end, &num) < 0 || *end)
 			return errmsg(err, errlen, -EINVAL,
-				    "%s: Y4M tag '%s' is not a size in pixels", y->path, tag);
+				      "%s: Y4M tag '%s' is not a size in pixels", y->path, tag);
 		if (tag[0] == 'W') {
 			in->width = num;
 			*have_w = true;
@@ -430,16 +431,16 @@ static int y4m_tag(struct image_y4m *y, const char *tag, bool *have_w, bool *hav
 		if (y4m_parse_u32(tag + 1, &end, &num) < 0 || *end != ':' ||
 		    y4m_parse_u32(end + 1, &end, &den) < 0 || *end || (num == 0) != (den == 0))
 			return errmsg(err, errlen, -EINVAL,
-				    "%s: Y4M frame rate '%s' should look like F30000:1001", y->path,
-				    tag);
+				      "%s: Y4M frame rate '%s' should look like F30000:1001",
+				      y->path, tag);
 		in->fps_num = num;
 		in->fps_den = den;
 		return 0;
 	case 'I':
 		if (!tag[1] || tag[2] || !strchr("ptbm?", tag[1]))
 			return errmsg(err, errlen, -EINVAL,
-				    "%s: Y4M interlace tag '%s' should be Ip, It, Ib, Im or I?",
-				    y->path, tag);
+				      "%s: Y4M interlace tag '%s' should be Ip, It, Ib, Im or I?",
+				      y->path, tag);
 		in->interlace = tag[1];
 		return 0;
 	case 'C':
@@ -452,10 +453,10 @@ static int y4m_tag(struct image_y4m *y, const char *tag, bool *have_w, bool *hav
 			in->chroma = IMAGE_Y4M_CHROMA_MONO;
 		else
 			return errmsg(err, errlen, -ENOTSUP,
-				    "%s: Y4M colour space '%s' is not supported (only 8-bit 420, "
-				    "444 and mono); re-encode with "
-				    "`ffmpeg -i in -pix_fmt yuv420p out.y4m`",
-				    y->path, tag);
+				      "%s: Y4M colour space '%s' is not supported (only 8-bit 420, "
+				      "444 and mono); re-encode with "
+				      "`ffmpeg -i in -pix_fmt yuv420p out.y4m`",
+				      y->path, tag);
 		return 0;
 	case 'X':
 		if (strcmp(tag, "XCOLORRANGE=FULL") == 0)
@@ -504,11 +505,11 @@ static int y4m_header(struct image_y4m *y, char *err, size_t errlen)
 		return errmsg(err, errlen, -EIO, "cannot read %s: %s", y->path, strerror(EIO));
 	if (rc <= 0 && strncmp(line, "YUV4MPEG2", 9) == 0)
 		return errmsg(err, errlen, -EINVAL,
-			    "%s: the Y4M header has no end of line within %d bytes", y->path,
-			    IMAGE_Y4M_HEADER_MAX);
+			      "%s: the Y4M header has no end of line within %d bytes", y->path,
+			      IMAGE_Y4M_HEADER_MAX);
 	if (rc <= 0 || strncmp(line, "YUV4MPEG2", 9) != 0 || (line[9] != ' ' && line[9]))
 		return errmsg(err, errlen, -EINVAL, "%s: not a Y4M file (no YUV4MPEG2 signature)",
-			    y->path);
+			      y->path);
 	y->info.chroma = IMAGE_Y4M_CHROMA_420;
 	y->info.interlace = '?';
 	for (tag = strtok_r(line + 9, " ", &save); tag; tag = strtok_r(NULL, " ", &save)) {
@@ -518,7 +519,7 @@ static int y4m_header(struct image_y4m *y, char *err, size_t errlen)
 	}
 	if (!have_w || !have_h)
 		return errmsg(err, errlen, -EINVAL, "%s: the Y4M header lacks the %s tag", y->path,
-			    !have_w ? "W (width)" : "H (height)");
+			      !have_w ? "W (width)" : "H (height)");
 	rc = check_size(y->path, "the Y4M header", y->info.width, y->info.height, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -562,13 +563,13 @@ int image_y4m_open(const char *path, struct image_y4m **ret, char *err, size_t e
 	y->first_frame = ftell(y->f);
 	if (y->first_frame < 0) {
 		rc = errmsg(err, errlen, -errno, "%s: cannot tell the file position: %s", path,
-			  strerror(errno));
+			    strerror(errno));
 		goto free_reader;
 	}
 	y->planes = malloc(y->info.frame_bytes);
 	if (!y->planes) {
 		rc = errmsg(err, errlen, -ENOMEM, "%s: out of memory for a %zu byte frame", path,
-			  y->info.frame_bytes);
+			    y->info.frame_bytes);
 		goto free_reader;
 	}
 	*ret = y;
@@ -660,21 +661,22 @@ int image_y4m_read(struct image_y4m *y, struct camera_frame *frame, char *err, s
 		return errmsg(err, errlen, -EIO, "cannot read %s: %s", y->path, strerror(EIO));
 	if (rc < 0 && strncmp(line, "FRAME", strlen(line) < 5 ? strlen(line) : 5) == 0)
 		return errmsg(err, errlen, -EINVAL,
-			    "%s: frame %u: FRAME header cut short or longer than %d bytes", y->path,
-			    y->index, IMAGE_Y4M_FRAME_HEADER_MAX);
+			      "%s: frame %u: FRAME header cut short or longer than %d bytes",
+			      y->path, y->index, IMAGE_Y4M_FRAME_HEADER_MAX);
 	if (rc < 0 || strncmp(line, "FRAME", 5) != 0 || (line[5] != ' ' && line[5] != '\0'))
 		return errmsg(err, errlen, -EINVAL,
-			    "%s: frame %u: expected a FRAME header, found garbage (do W, H and C "
-			    "in the stream header match the data?)",
-			    y->path, y->index);
+			      "%s: frame %u: expected a FRAME header, found garbage (do W, H and C "
+			      "in the stream header match the data?)",
+			      y->path, y->index);
 	got = fread(y->planes, 1, y->info.frame_bytes, y->f);
 	if (got < y->info.frame_bytes) {
 		if (ferror(y->f))
 			return errmsg(err, errlen, -EIO, "cannot read %s: %s", y->path,
-				    strerror(EIO));
+				      strerror(EIO));
 		return errmsg(err, errlen, -EINVAL,
-			    "%s: frame %u is truncated: %zu of %zu bytes (a %ux%u frame)", y->path,
-			    y->index, got, y->info.frame_bytes, y->info.width, y->info.height);
+			      "%s: frame %u is truncated: %zu of %zu bytes (a %ux%u frame)",
+			      y->path, y->index, got, y->info.frame_bytes, y->info.width,
+			      y->info.height);
 	}
 	y4m_convert(y, frame->data);
 	set_frame(frame, y->info.width, y->info.height);
@@ -686,7 +688,8 @@ int image_y4m_rewind(struct image_y4m *y, char *err, size_t errlen)
 {
 	clearerr(y->f);
 	if (fseek(y->f, y->first_frame, SEEK_SET) < 0)
-		return errmsg(err, errlen, -errno, "%s: cannot rewind: %s", y->path, strerror(errno));
+		return errmsg(err, errlen, -errno, "%s: cannot rewind: %s", y->path,
+			      strerror(errno));
 	y->index = 0;
 	return 0;
 }

@@ -18,16 +18,16 @@ extern const struct watchdog_ops watchdog_dev_ops;
 extern const struct watchdog_ops watchdog_soft_ops;
 
 static const struct hal_driver drivers[] = {
-	{HAL_CLASS_BLE, "hci", &ble_hci_ops, "Bluetooth adapter through libbluetooth (real)"},
-	{HAL_CLASS_BLE, "btsnoop", &ble_btsnoop_ops, "replays a btmon -w capture (simulated)"},
-	{HAL_CLASS_CAMERA, "v4l2", &camera_v4l2_ops, "V4L2 camera through libv4l2 (real)"},
-	{HAL_CLASS_CAMERA, "replay", &camera_replay_ops,
-	 "replays a folder of images or a Y4M file (simulated)"},
-	{HAL_CLASS_GPIO, "gpiod", &gpio_gpiod_ops, "GPIO lines through libgpiod (real)"},
-	{HAL_CLASS_GPIO, "replay", &gpio_replay_ops, "replays a timed event script (simulated)"},
-	{HAL_CLASS_WATCHDOG, "dev", &watchdog_dev_ops, "/dev/watchdog (real, resets the box)"},
-	{HAL_CLASS_WATCHDOG, "soft", &watchdog_soft_ops,
-	 "in-process, reports an expiry instead of resetting (simulated)"},
+    {HAL_CLASS_BLE, "hci", &ble_hci_ops, "Bluetooth adapter through libbluetooth (real)"},
+    {HAL_CLASS_BLE, "btsnoop", &ble_btsnoop_ops, "replays a btmon -w capture (simulated)"},
+    {HAL_CLASS_CAMERA, "v4l2", &camera_v4l2_ops, "V4L2 camera through libv4l2 (real)"},
+    {HAL_CLASS_CAMERA, "replay", &camera_replay_ops,
+     "replays a folder of images or a Y4M file (simulated)"},
+    {HAL_CLASS_GPIO, "gpiod", &gpio_gpiod_ops, "GPIO lines through libgpiod (real)"},
+    {HAL_CLASS_GPIO, "replay", &gpio_replay_ops, "replays a timed event script (simulated)"},
+    {HAL_CLASS_WATCHDOG, "dev", &watchdog_dev_ops, "/dev/watchdog (real, resets the box)"},
+    {HAL_CLASS_WATCHDOG, "soft", &watchdog_soft_ops,
+     "in-process, reports an expiry instead of resetting (simulated)"},
 };
 
 const char *hal_class_name(enum hal_class cls)

@@ -75,22 +75,22 @@ static int check_caps(struct v4l2_stream *s, char *err, size_t errlen)
 	rc = xioctl(s, VIDIOC_QUERYCAP, &cap);
 	if (rc < 0)
 		return errmsg(err, errlen, rc,
-			    "%s: VIDIOC_QUERYCAP failed: %s (is it a V4L2 video device? "
-			    "list them with `v4l2-ctl --list-devices`)",
-			    s->device, strerror(-rc));
+			      "%s: VIDIOC_QUERYCAP failed: %s (is it a V4L2 video device? "
+			      "list them with `v4l2-ctl --list-devices`)",
+			      s->device, strerror(-rc));
 	copy_cstr(s->info.driver, sizeof(s->info.driver), cap.driver, sizeof(cap.driver));
 	copy_cstr(s->info.card, sizeof(s->info.card), cap.card, sizeof(cap.card));
 	/* device_caps describes this node; capabilities the whole device. */
 	caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ? cap.device_caps : cap.capabilities;
 	if (!(caps & V4L2_CAP_VIDEO_CAPTURE))
 		return errmsg(err, errlen, -ENODEV,
-			    "%s (%s) is not a video capture device; pick the capture node "
-			    "shown by `v4l2-ctl --list-devices`",
-			    s->device, s->info.card);
+			      "%s (%s) is not a video capture device; pick the capture node "
+			      "shown by `v4l2-ctl --list-devices`",
+			      s->device, s->info.card);
 	if (!(caps & V4L2_CAP_STREAMING))
 		return errmsg(err, errlen, -ENODEV,
-			    "%s (%s) does not support streaming I/O, which the v4l2 driver needs",
-			    s->device, s->info.card);
+			      "%s (%s) does not support streaming I/O, which the v4l2 driver needs",
+			      s->device, s->info.card);
 	return 0;
 }
 
@@ -111,38 +111,39 @@ static int negotiate_format(struct v4l2_stream *s, const struct v4l2_stream_para
 	pix->field = V4L2_FIELD_NONE;
 	rc = xioctl(s, VIDIOC_S_FMT, &fmt);
 	if (rc < 0)
-		return errmsg(err, errlen, rc,
-			    "%s: cannot set RGB24 %ux%u: %s (VIDIOC_S_FMT; the modes are listed by "
-			    "`v4l2-ctl -d %s --list-formats-ext`)",
-			    s->device, p->width, p->height, strerror(-rc), s->device);
+		return errmsg(
+		    err, errlen, rc,
+		    "%s: cannot set RGB24 %ux%u: %s (VIDIOC_S_FMT; the modes are listed by "
+		    "`v4l2-ctl -d %s --list-formats-ext`)",
+		    s->device, p->width, p->height, strerror(-rc), s->device);
 	/* S_FMT answers with what the driver chose; G_FMT is what it will use. */
 	memset(&fmt, 0, sizeof(fmt));
 	fmt.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	rc = xioctl(s, VIDIOC_G_FMT, &fmt);
 	if (rc < 0)
 		return errmsg(err, errlen, rc, "%s: VIDIOC_G_FMT failed: %s", s->device,
-			    strerror(-rc));
+			      strerror(-rc));
 	if (pix->pixelformat != V4L2_PIX_FMT_RGB24) {
 		fourcc_str(pix->pixelformat, got);
 		return errmsg(err, errlen, -ENOTSUP,
-			    "%s: the device answered pixel format '%s', not RGB24 (libv4l2 "
-			    "cannot convert it); try another width/height from "
-			    "`v4l2-ctl -d %s --list-formats-ext`",
-			    s->device, got, s->device);
+			      "%s: the device answered pixel format '%s', not RGB24 (libv4l2 "
+			      "cannot convert it); try another width/height from "
+			      "`v4l2-ctl -d %s --list-formats-ext`",
+			      s->device, got, s->device);
 	}
 	if (pix->width == 0 || pix->height == 0 || pix->width > CAMERA_MAX_WIDTH ||
 	    pix->height > CAMERA_MAX_HEIGHT)
 		return errmsg(err, errlen, -ERANGE,
-			    "%s: the device answered %ux%u, outside 1x1..%ux%u; set width and "
-			    "height to a mode from `v4l2-ctl -d %s --list-formats-ext`",
-			    s->device, pix->width, pix->height, CAMERA_MAX_WIDTH, CAMERA_MAX_HEIGHT,
-			    s->device);
+			      "%s: the device answered %ux%u, outside 1x1..%ux%u; set width and "
+			      "height to a mode from `v4l2-ctl -d %s --list-formats-ext`",
+			      s->device, pix->width, pix->height, CAMERA_MAX_WIDTH,
+			      CAMERA_MAX_HEIGHT, s->device);
 	pitch = pix->bytesperline ? pix->bytesperline : pix->width * 3;
 	if (pitch < pix->width * 3)
 		return errmsg(err, errlen, -ERANGE,
-			    "%s: the device answered a row pitch of %u bytes, less than the %u "
-			    "bytes of a %u pixel RGB24 row",
-			    s->device, pitch, pix->width * 3, pix->width);
+			      "%s: the device answered a row pitch of %u bytes, less than the %u "
+			      "bytes of a %u pixel RGB24 row",
+			      s->device, pitch, pix->width * 3, pix->width);
 	s->info.width = pix->width;
 	s->info.height = pix->height;
 	s->info.bytesperline = pitch;
@@ -171,7 +172,7 @@ static int set_rate(struct v4l2_stream *s, const struct v4l2_stream_params *p, c
 		return 0;
 	if (rc < 0)
 		return errmsg(err, errlen, rc, "%s: cannot set %.3g frames/s: %s (VIDIOC_S_PARM)",
-			    s->device, p->fps, strerror(-rc));
+			      s->device, p->fps, strerror(-rc));
 	if ((parm.parm.capture.capability & V4L2_CAP_TIMEPERFRAME) && tpf->numerator &&
 	    tpf->denominator) {
 		s->info.fps = (double)tpf->denominator / tpf->numerator;
@@ -195,14 +196,14 @@ static int map_buffers(struct v4l2_stream *s, char *err, size_t errlen)
 	rc = xioctl(s, VIDIOC_REQBUFS, &req);
 	if (rc < 0)
 		return errmsg(err, errlen, rc,
-			    "%s: cannot get %d mmap buffers: %s (VIDIOC_REQBUFS; is another "
-			    "program using the camera? `fuser %s`)",
-			    s->device, V4L2_STREAM_BUFFERS, strerror(-rc), s->device);
+			      "%s: cannot get %d mmap buffers: %s (VIDIOC_REQBUFS; is another "
+			      "program using the camera? `fuser %s`)",
+			      s->device, V4L2_STREAM_BUFFERS, strerror(-rc), s->device);
 	s->buffers_requested = true;
 	if (req.count < V4L2_STREAM_MIN_BUFFERS)
 		return errmsg(err, errlen, -EPROTO,
-			    "%s: the device gave %u mmap buffers, at least %d are needed",
-			    s->device, req.count, V4L2_STREAM_MIN_BUFFERS);
+			      "%s: the device gave %u mmap buffers, at least %d are needed",
+			      s->device, req.count, V4L2_STREAM_MIN_BUFFERS);
 	/* A driver may insist on more than we asked; extra ones simply stay idle. */
 	s->info.buffers = req.count > V4L2_STREAM_MAX_BUFFERS ? V4L2_STREAM_MAX_BUFFERS : req.count;
 
@@ -213,17 +214,17 @@ static int map_buffers(struct v4l2_stream *s, char *err, size_t errlen)
 		buf.index = i;
 		rc = xioctl(s, VIDIOC_QUERYBUF, &buf);
 		if (rc < 0)
-			return errmsg(err, errlen, rc, "%s: VIDIOC_QUERYBUF %u failed: %s", s->device,
-				    i, strerror(-rc));
+			return errmsg(err, errlen, rc, "%s: VIDIOC_QUERYBUF %u failed: %s",
+				      s->device, i, strerror(-rc));
 		if (buf.length < s->min_buf_bytes)
 			return errmsg(err, errlen, -EPROTO,
-				    "%s: buffer %u holds %u bytes, a %ux%u RGB24 frame needs %zu",
-				    s->device, i, buf.length, s->info.width, s->info.height,
-				    s->min_buf_bytes);
+				      "%s: buffer %u holds %u bytes, a %ux%u RGB24 frame needs %zu",
+				      s->device, i, buf.length, s->info.width, s->info.height,
+				      s->min_buf_bytes);
 		rc = s->io->mmap(s->io->ctx, s->fd, buf.length, (int64_t)buf.m.offset, &start);
 		if (rc < 0)
 			return errmsg(err, errlen, rc, "%s: cannot map buffer %u (%u bytes): %s",
-				    s->device, i, buf.length, strerror(-rc));
+				      s->device, i, buf.length, strerror(-rc));
 		s->bufs[i].start = start;
 		s->bufs[i].length = buf.length;
 		s->nmapped = i + 1;
@@ -251,15 +252,15 @@ static int start_streaming(struct v4l2_stream *s, char *err, size_t errlen)
 	for (i = 0; i < s->nmapped; i++) {
 		rc = queue_buffer(s, i);
 		if (rc < 0)
-			return errmsg(err, errlen, rc, "%s: VIDIOC_QBUF %u failed: %s", s->device, i,
-				    strerror(-rc));
+			return errmsg(err, errlen, rc, "%s: VIDIOC_QBUF %u failed: %s", s->device,
+				      i, strerror(-rc));
 	}
 	rc = xioctl(s, VIDIOC_STREAMON, &type);
 	if (rc < 0)
 		return errmsg(err, errlen, rc,
-			    "%s: cannot start streaming: %s (VIDIOC_STREAMON; is another "
-			    "program using the camera? `fuser %s`)",
-			    s->device, strerror(-rc), s->device);
+			      "%s: cannot start streaming: %s (VIDIOC_STREAMON; is another "
+			      "program using the camera? `fuser %s`)",
+			      s->device, strerror(-rc), s->device);
 	s->streaming = true;
 	return 0;
 }
@@ -298,7 +299,7 @@ int v4l2_stream_open(const struct v4l2_stream_io *io, const struct v4l2_stream_p
 
 	if (!io || !p || !p->device || !ret || !(p->fps > 0) || p->width == 0 || p->height == 0)
 		return errmsg(err, errlen, -EINVAL,
-			    "v4l2: bad stream parameters (need a device, a size and fps > 0)");
+			      "v4l2: bad stream parameters (need a device, a size and fps > 0)");
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return errmsg(err, errlen, -ENOMEM, "%s: out of memory", p->device);
@@ -307,10 +308,10 @@ int v4l2_stream_open(const struct v4l2_stream_io *io, const struct v4l2_stream_p
 	s->fd = io->open(io->ctx, p->device);
 	if (s->fd < 0) {
 		rc = errmsg(err, errlen, s->fd,
-			  "cannot open %s: %s (is the camera plugged in? "
-			  "`v4l2-ctl --list-devices`%s%s)",
-			  p->device, strerror(-s->fd), p->alternative ? "; " : "",
-			  p->alternative ? p->alternative : "");
+			    "cannot open %s: %s (is the camera plugged in? "
+			    "`v4l2-ctl --list-devices`%s%s)",
+			    p->device, strerror(-s->fd), p->alternative ? "; " : "",
+			    p->alternative ? p->alternative : "");
 		goto free_stream;
 	}
 	rc = check_caps(s, err, errlen);
@@ -405,7 +406,7 @@ int v4l2_stream_read(struct v4l2_stream *s, struct camera_frame *frame, int time
 			continue;
 		if (rc < 0)
 			return errmsg(s->error, sizeof(s->error), rc, "%s: poll failed: %s",
-				    s->device, strerror(-rc));
+				      s->device, strerror(-rc));
 		if (rc == 0) {
 			if (timeout_ms >= 0 && ms_left(deadline) == 0)
 				return 0;
@@ -424,11 +425,11 @@ int v4l2_stream_read(struct v4l2_stream *s, struct camera_frame *frame, int time
 		}
 		if (rc < 0)
 			return errmsg(s->error, sizeof(s->error), rc, "%s: VIDIOC_DQBUF failed: %s",
-				    s->device, strerror(-rc));
+				      s->device, strerror(-rc));
 		if (buf.index >= s->nmapped)
 			return errmsg(s->error, sizeof(s->error), -EPROTO,
-				    "%s: VIDIOC_DQBUF handed back buffer %u of %u", s->device,
-				    buf.index, s->nmapped);
+				      "%s: VIDIOC_DQBUF handed back buffer %u of %u", s->device,
+				      buf.index, s->nmapped);
 
 		if ((buf.flags & V4L2_BUF_FLAG_ERROR) ||
 		    (buf.bytesused && buf.bytesused < s->min_buf_bytes)) {
@@ -437,11 +438,12 @@ int v4l2_stream_read(struct v4l2_stream *s, struct camera_frame *frame, int time
 			rc = 0;
 		} else if (!frame->data || frame->capacity < s->frame_bytes) {
 			s->stats.errors++;
-			rc = errmsg(s->error, sizeof(s->error), -ENOSPC,
-				  "%s: the frame buffer holds %zu bytes, a %ux%u RGB24 frame needs "
-				  "%zu",
-				  s->device, frame->data ? frame->capacity : 0, s->info.width,
-				  s->info.height, s->frame_bytes);
+			rc = errmsg(
+			    s->error, sizeof(s->error), -ENOSPC,
+			    "%s: the frame buffer holds %zu bytes, a %ux%u RGB24 frame needs "
+			    "%zu",
+			    s->device, frame->data ? frame->capacity : 0, s->info.width,
+			    s->info.height, s->frame_bytes);
 		} else {
 			copy_frame(s, &buf, frame);
 			s->stats.frames++;
@@ -450,8 +452,8 @@ int v4l2_stream_read(struct v4l2_stream *s, struct camera_frame *frame, int time
 		qrc = queue_buffer(s, buf.index);
 		if (qrc < 0)
 			return errmsg(s->error, sizeof(s->error), qrc,
-				    "%s: VIDIOC_QBUF %u failed: %s", s->device, buf.index,
-				    strerror(-qrc));
+				      "%s: VIDIOC_QBUF %u failed: %s", s->device, buf.index,
+				      strerror(-qrc));
 		if (rc != 0)
 			return rc;
 		if (timeout_ms >= 0 && ms_left(deadline) == 0)

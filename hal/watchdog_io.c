@@ -58,15 +58,15 @@ static int libc_close(void *ctx, int fd)
 }
 
 const struct watchdog_io watchdog_io_libc = {
-	.ctx = NULL,
-	.open = libc_open,
-	.ioctl = libc_ioctl,
-	.write = libc_write,
-	.close = libc_close,
+    .ctx = NULL,
+    .open = libc_open,
+    .ioctl = libc_ioctl,
+    .write = libc_write,
+    .close = libc_close,
 };
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
@@ -103,8 +103,7 @@ int watchdog_io_start(const struct watchdog_io *io, const char *path, int timeou
 
 	*ret = NULL;
 	if (timeout_s < 1)
-		return fail(err, errlen, -EINVAL, "watchdog: timeout %d s is below 1 s",
-			    timeout_s);
+		return fail(err, errlen, -EINVAL, "watchdog: timeout %d s is below 1 s", timeout_s);
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return fail(err, errlen, -ENOMEM, "watchdog: out of memory");
@@ -112,8 +111,8 @@ int watchdog_io_start(const struct watchdog_io *io, const char *path, int timeou
 
 	fd = io->open(io->ctx, path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
-		rc = fail(err, errlen, fd, "watchdog: cannot open %s: %s (%s)", path,
-			  strerror(-fd), open_hint(-fd));
+		rc = fail(err, errlen, fd, "watchdog: cannot open %s: %s (%s)", path, strerror(-fd),
+			  open_hint(-fd));
 		goto free_dev;
 	}
 	w->fd = fd;

@@ -14,7 +14,7 @@ typedef void (*test_fn)(void);
 
 void test_register(const char *name, test_fn fn);
 void test_fail(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int test_failed(void);
 
 #define TEST(name)                                                                                 \

@@ -393,7 +393,6 @@ TEST(leaving_mid_tool_call_cancels_without_running_it)
 	seen = NULL;
 }
 
-
 static bool reported(const struct agent_turn_report *r, const char *id)
 {
 	for (unsigned i = 0; i < r->n_skills; i++)

@@ -16,9 +16,10 @@ static struct config *load(const char *text, struct config_error *err)
 TEST(parses_sections_keys_comments_and_quotes)
 {
 	struct config_error err;
-	struct config *c = load("# top\n[ble]\ndriver = btsnoop\n; other\n  file = \"a b.snoop\"  \n"
-				"[camera]\ndriver=replay\n",
-				&err);
+	struct config *c =
+	    load("# top\n[ble]\ndriver = btsnoop\n; other\n  file = \"a b.snoop\"  \n"
+		 "[camera]\ndriver=replay\n",
+		 &err);
 	const char *v;
 
 	ASSERT(c);
@@ -172,22 +173,25 @@ TEST(command_line_overrides)
 	ASSERT_STREQ(config_get(c, "store", "path"), "/tmp/b.db");
 	ASSERT_EQ(config_set(c, "daemon.tick_ms=fast", &err), 0);
 	ASSERT_EQ(config_int(c, "daemon", "tick_ms", 100, 10, 1000, &n, &err), -EINVAL);
-	ASSERT_STREQ(err.msg, "--set daemon.tick_ms: expected a whole number from 10 to 1000, got 'fast'");
+	ASSERT_STREQ(err.msg,
+		     "--set daemon.tick_ms: expected a whole number from 10 to 1000, got 'fast'");
 	ASSERT_EQ(config_set(c, "nodot=1", &err), -EINVAL);
 	ASSERT_CONTAINS(err.msg, "expected section.key=value");
 	ASSERT_EQ(config_set(c, "a.b", &err), -EINVAL);
 	ASSERT_EQ(config_set(c, "ble.typo=1", &err), 0);
 	ASSERT_EQ(config_check_unused(c, &err), -EINVAL);
-	ASSERT_STREQ(err.msg, "--set ble.typo: unknown key; check the spelling against config/edgebox.conf");
+	ASSERT_STREQ(err.msg,
+		     "--set ble.typo: unknown key; check the spelling against config/edgebox.conf");
 	config_free(c);
 }
 
 TEST(inline_comments_end_unquoted_values)
 {
 	struct config_error err;
-	struct config *c = load("[a]\nx = hci      # the adapter\ny = a;b ; note\nz = \"q # kept\"\nw = c#d\n"
-				"e =    # nothing\n",
-				&err);
+	struct config *c =
+	    load("[a]\nx = hci      # the adapter\ny = a;b ; note\nz = \"q # kept\"\nw = c#d\n"
+		 "e =    # nothing\n",
+		 &err);
 
 	ASSERT(c);
 	ASSERT_STREQ(config_get(c, "a", "x"), "hci");

@@ -67,17 +67,17 @@ TEST(turn_evidence_picks_the_next_state)
 
 	ASSERT_EQ(conversation_after_turn(ST(GREETING), false, 0, false, &ev), ST(DISCOVERY));
 	ASSERT_EQ(ev, CONV_EV_MESSAGE);
-	ASSERT_EQ(conversation_after_turn(ST(DISCOVERY), false,
-					  SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), true, &ev),
+	ASSERT_EQ(conversation_after_turn(ST(DISCOVERY), false, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST),
+					  true, &ev),
 		  ST(PRESENTING));
 	ASSERT_EQ(ev, CONV_EV_PRODUCT_INTEREST);
 	/* an objection needs an offer on the table */
-	ASSERT_EQ(conversation_after_turn(ST(DISCOVERY), false, SIGNAL_BIT(SIGNAL_OBJECTION), false,
-					  &ev),
-		  ST(DISCOVERY));
-	ASSERT_EQ(conversation_after_turn(ST(PRESENTING), false, SIGNAL_BIT(SIGNAL_OBJECTION), true,
-					  &ev),
-		  ST(OBJECTION));
+	ASSERT_EQ(
+	    conversation_after_turn(ST(DISCOVERY), false, SIGNAL_BIT(SIGNAL_OBJECTION), false, &ev),
+	    ST(DISCOVERY));
+	ASSERT_EQ(
+	    conversation_after_turn(ST(PRESENTING), false, SIGNAL_BIT(SIGNAL_OBJECTION), true, &ev),
+	    ST(OBJECTION));
 	ASSERT_EQ(conversation_after_turn(ST(OBJECTION), false,
 					  SIGNAL_BIT(SIGNAL_CLOSING) | SIGNAL_BIT(SIGNAL_OBJECTION),
 					  true, &ev),
@@ -95,11 +95,12 @@ TEST(turn_evidence_picks_the_next_state)
 			for (int focus = 0; focus < 2; focus++)
 				for (int esc = 0; esc < 2; esc++) {
 					enum agent_state to = conversation_after_turn(
-						(enum agent_state)from, esc, m, focus, &ev);
+					    (enum agent_state)from, esc, m, focus, &ev);
 
-					ASSERT_MSG(conversation_allowed((enum agent_state)from, to, ev),
-						   "%s -> %s (%s) not allowed",
-						   agent_state_name((enum agent_state)from),
-						   agent_state_name(to), conversation_evidence_name(ev));
+					ASSERT_MSG(
+					    conversation_allowed((enum agent_state)from, to, ev),
+					    "%s -> %s (%s) not allowed",
+					    agent_state_name((enum agent_state)from),
+					    agent_state_name(to), conversation_evidence_name(ev));
 				}
 }

@@ -44,7 +44,6 @@ static int spit(const char *path, const char *text)
 	return fclose(f);
 }
 
-
 /* Runs edgeboxctl ARGS; stdout and stderr into *out and *err (caller frees). */
 static int run(const char *args, char **out, char **err)
 {

@@ -32,19 +32,19 @@ static int setup(const char *name)
 static int write_config(void)
 {
 	return test_box_write_conf(
-		&box, "[daemon]\nlog_level = info\nrealtime = false\nstatus_file = @DIR@/status.json\n"
-		      "status_interval_ms = 100\n"
-		      "[store]\npath = @DIR@/edgebox.db\n"
-		      "[ble]\ndriver = btsnoop\nfile = @REPO@/tests/fixtures/ble/walk_in.btsnoop\n"
-		      "speed = 4\nloop = true\n"
-		      "[beacons]\nuuid = E2C56DB5-DFFB-48D2-B060-D0F5A71096E0\n"
-		      "[camera]\ndriver = replay\npath = @REPO@/tests/fixtures/camera\nfps = 20\n"
-		      "loop = true\n"
-		      "[gpio]\ndriver = replay\nscript = @REPO@/tests/fixtures/gpio/door.script\n"
-		      "speed = 8\n"
-		      "[kiosk]\nsocket = @DIR@/kiosk.sock\n[staff]\nsocket = @DIR@/staff.sock\n"
-		      "[faces]\nmodels = @REPO@/models\n"
-		      "[watchdog]\ndriver = soft\ntimeout_s = 5\n");
+	    &box, "[daemon]\nlog_level = info\nrealtime = false\nstatus_file = @DIR@/status.json\n"
+		  "status_interval_ms = 100\n"
+		  "[store]\npath = @DIR@/edgebox.db\n"
+		  "[ble]\ndriver = btsnoop\nfile = @REPO@/tests/fixtures/ble/walk_in.btsnoop\n"
+		  "speed = 4\nloop = true\n"
+		  "[beacons]\nuuid = E2C56DB5-DFFB-48D2-B060-D0F5A71096E0\n"
+		  "[camera]\ndriver = replay\npath = @REPO@/tests/fixtures/camera\nfps = 20\n"
+		  "loop = true\n"
+		  "[gpio]\ndriver = replay\nscript = @REPO@/tests/fixtures/gpio/door.script\n"
+		  "speed = 8\n"
+		  "[kiosk]\nsocket = @DIR@/kiosk.sock\n[staff]\nsocket = @DIR@/staff.sock\n"
+		  "[faces]\nmodels = @REPO@/models\n"
+		  "[watchdog]\ndriver = soft\ntimeout_s = 5\n");
 }
 
 /* edgeboxctl status on this test's status file: its exit status. */
@@ -53,7 +53,8 @@ static int ctl_status(void)
 	char cmd[2048];
 	int rc;
 
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl status --status-file %s/status.json >%s/ctl.out 2>&1",
+	snprintf(cmd, sizeof(cmd),
+		 "%s/edgeboxctl status --status-file %s/status.json >%s/ctl.out 2>&1",
 		 test_bin_dir(), box.dir, box.dir);
 	rc = system(cmd);
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -125,9 +126,10 @@ TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
 	ASSERT_EQ(test_box_start(&box, NULL), 0);
 
 	/* Every stage runs and items flow through every ring. */
-	WAIT_FOR(8000, (cJSON_Delete(st), st = status()) && stage_num(st, "conversation", "items") >= 3 &&
-			       stage_num(st, "face", "items") > 5 && stage_num(st, "presence", "items") > 5 &&
-			       audit_count("approach") >= 1 && audit_count("motion_start") >= 1);
+	WAIT_FOR(8000,
+		 (cJSON_Delete(st), st = status()) && stage_num(st, "conversation", "items") >= 3 &&
+		     stage_num(st, "face", "items") > 5 && stage_num(st, "presence", "items") > 5 &&
+		     audit_count("approach") >= 1 && audit_count("motion_start") >= 1);
 	ASSERT_MSG(st, "no status file; log:\n%s", test_box_log(&box));
 	ASSERT_STREQ(stage_str(st, "conversation", "state"), "running");
 	ASSERT_STREQ(stage_str(st, "camera", "state"), "running");
@@ -137,7 +139,8 @@ TEST(runs_on_replay_drivers_records_events_reloads_and_stops_in_order)
 	ASSERT(stage_num(st, "conversation", "items") >= 3);
 	ASSERT(stage_num(st, "face", "items") > 5);
 	ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(st, "healthy")));
-	ASSERT(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "watchdog"), "keepalives")->valuedouble > 0);
+	ASSERT(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "watchdog"), "keepalives")->valuedouble >
+	       0);
 	cJSON_Delete(st);
 	st = NULL;
 
@@ -185,8 +188,9 @@ TEST(bad_config_is_refused_with_file_line_and_key)
 	test_box_write_conf(&box, "[store]\npath = x.db\n[daemon]\ntick_ms = 5\n");
 	ASSERT_EQ(test_box_start(&box, NULL), 0);
 	ASSERT_EQ(test_box_wait(&box, 5000), 2);
-	ASSERT_CONTAINS(test_box_log(&box),
-			"bad.conf:4: [daemon] tick_ms: expected a whole number from 10 to 1000, got '5'");
+	ASSERT_CONTAINS(
+	    test_box_log(&box),
+	    "bad.conf:4: [daemon] tick_ms: expected a whole number from 10 to 1000, got '5'");
 
 	/* A config refused for an unknown key never opens the display sockets:
 	 * a listener already on the kiosk's path would be reported if it did. */
@@ -199,8 +203,9 @@ TEST(bad_config_is_refused_with_file_line_and_key)
 		ASSERT(fd >= 0);
 		ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 		ASSERT_EQ(listen(fd, 1), 0);
-		test_box_write_conf(&box, "[store]\npath = x.db\n[daemon]\nlog_levle = debug\n"
-					  "[kiosk]\nsocket = @DIR@/kiosk.sock\n[staff]\nsocket = none\n");
+		test_box_write_conf(&box,
+				    "[store]\npath = x.db\n[daemon]\nlog_levle = debug\n"
+				    "[kiosk]\nsocket = @DIR@/kiosk.sock\n[staff]\nsocket = none\n");
 		ASSERT_EQ(test_box_start(&box, NULL), 0);
 		ASSERT_EQ(test_box_wait(&box, 5000), 2);
 		ASSERT_CONTAINS(test_box_log(&box), "bad.conf:4: [daemon] log_levle: unknown key");
@@ -217,20 +222,20 @@ TEST(missing_hardware_leaves_the_box_running_degraded)
 
 	ASSERT_EQ(setup("nohw"), 0);
 	/* Real drivers for BLE and the camera; this machine has neither. */
-	ASSERT_EQ(test_box_write_conf(
-			  &box, "[daemon]\nlog_level = info\nrealtime = false\n"
-				"status_file = @DIR@/status.json\n"
-				"status_interval_ms = 100\n[store]\npath = @DIR@/edgebox.db\n"
-				"[supervisor]\nmax_failures = 1\nbackoff_initial_ms = 20\n"
-				"[ble]\ndriver = hci\nadapter = hci7\n"
-				"[camera]\ndriver = v4l2\ndevice = /dev/video77\n"
-				"[kiosk]\nsocket = none\n[staff]\nsocket = none\n"
-				"[watchdog]\ndriver = soft\n"),
+	ASSERT_EQ(test_box_write_conf(&box,
+				      "[daemon]\nlog_level = info\nrealtime = false\n"
+				      "status_file = @DIR@/status.json\n"
+				      "status_interval_ms = 100\n[store]\npath = @DIR@/edgebox.db\n"
+				      "[supervisor]\nmax_failures = 1\nbackoff_initial_ms = 20\n"
+				      "[ble]\ndriver = hci\nadapter = hci7\n"
+				      "[camera]\ndriver = v4l2\ndevice = /dev/video77\n"
+				      "[kiosk]\nsocket = none\n[staff]\nsocket = none\n"
+				      "[watchdog]\ndriver = soft\n"),
 		  0);
 	ASSERT_EQ(test_box_start(&box, NULL), 0);
 	WAIT_FOR(5000, (cJSON_Delete(st), st = status()) &&
-			       strcmp(stage_str(st, "ble", "state"), "failed") == 0 &&
-			       strcmp(stage_str(st, "camera", "state"), "failed") == 0);
+			   strcmp(stage_str(st, "ble", "state"), "failed") == 0 &&
+			   strcmp(stage_str(st, "camera", "state"), "failed") == 0);
 	ASSERT_MSG(st, "no status; log:\n%s", test_box_log(&box));
 	ASSERT_STREQ(stage_str(st, "ble", "state"), "failed");
 	ASSERT_STREQ(stage_str(st, "camera", "state"), "failed");
@@ -258,15 +263,20 @@ TEST(shipped_configs_start)
 	snprintf(store, sizeof(store), "store.path=%s", box.db);
 	snprintf(status_file, sizeof(status_file), "daemon.status_file=%s/status.json", box.dir);
 	for (int i = 0; i < 2; i++) {
-		const char *sets[] = {store, status_file, "daemon.realtime=false",
-				      "daemon.status_interval_ms=100", "kiosk.socket=none",
-				      "staff.socket=none", "control.socket=none", NULL};
+		const char *sets[] = {store,
+				      status_file,
+				      "daemon.realtime=false",
+				      "daemon.status_interval_ms=100",
+				      "kiosk.socket=none",
+				      "staff.socket=none",
+				      "control.socket=none",
+				      NULL};
 
 		unlink(status_file + strlen("daemon.status_file="));
 		snprintf(box.conf, sizeof(box.conf), "%s", files[i]);
 		ASSERT_EQ(test_box_start(&box, sets), 0);
 		WAIT_FOR(5000, (cJSON_Delete(st), st = status()) &&
-				       strcmp(stage_str(st, "conversation", "state"), "running") == 0);
+				   strcmp(stage_str(st, "conversation", "state"), "running") == 0);
 		ASSERT_MSG(st && strcmp(stage_str(st, "conversation", "state"), "running") == 0,
 			   "%s did not come up:\n%s", files[i], test_box_log(&box));
 		cJSON_Delete(st);
@@ -294,17 +304,19 @@ TEST(new_firmware_on_trial_is_marked_good_when_healthy)
 		 "--payload payload -o fw.bundle >/dev/null && : > slot_a && : > slot_b",
 		 box.dir, bin, bin);
 	ASSERT_EQ(system(cmd), 0);
-	ASSERT_EQ(test_box_write_conf(
-			  &box,
-			  "[daemon]\nrealtime = false\nstatus_file = @DIR@/status.json\n"
-			  "[store]\npath = @DIR@/edgebox.db\n[kiosk]\nsocket = none\n"
-			  "[staff]\nsocket = none\n"
-			  "[update]\nslot_a = @DIR@/slot_a\nslot_b = @DIR@/slot_b\n"
-			  "state = @DIR@/update.state\nhardware_id = rig-1\npublic_key = @DIR@/key.pub\n"
-			  "factory_version = 1.0.0\nhealthy_for_s = 1\nhealthy_within_s = 30\n"),
-		  0);
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl update %s/fw.bundle --config %s >%s/install.log 2>&1",
-		 bin, box.dir, box.conf, box.dir);
+	ASSERT_EQ(
+	    test_box_write_conf(
+		&box,
+		"[daemon]\nrealtime = false\nstatus_file = @DIR@/status.json\n"
+		"[store]\npath = @DIR@/edgebox.db\n[kiosk]\nsocket = none\n"
+		"[staff]\nsocket = none\n"
+		"[update]\nslot_a = @DIR@/slot_a\nslot_b = @DIR@/slot_b\n"
+		"state = @DIR@/update.state\nhardware_id = rig-1\npublic_key = @DIR@/key.pub\n"
+		"factory_version = 1.0.0\nhealthy_for_s = 1\nhealthy_within_s = 30\n"),
+	    0);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/edgeboxctl update %s/fw.bundle --config %s >%s/install.log 2>&1", bin, box.dir,
+		 box.conf, box.dir);
 	ASSERT_EQ(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl update --status --config %s > %s/status.txt 2>&1",
 		 bin, box.conf, box.dir);
@@ -359,10 +371,11 @@ TEST(staff_tablet_pairs_with_a_pin_and_comes_back_with_its_token)
 	char pin[16] = "", *text, *t;
 
 	ASSERT_EQ(setup("pair"), 0);
-	ASSERT_EQ(test_box_write_conf(&box, "[daemon]\nrealtime = false\n"
-					    "status_file = @DIR@/status.json\n"
-					    "[store]\npath = @DIR@/edgebox.db\n[kiosk]\nsocket = none\n"
-					    "[staff]\nsocket = @DIR@/staff.sock\npairing = required\n"),
+	ASSERT_EQ(test_box_write_conf(&box,
+				      "[daemon]\nrealtime = false\n"
+				      "status_file = @DIR@/status.json\n"
+				      "[store]\npath = @DIR@/edgebox.db\n[kiosk]\nsocket = none\n"
+				      "[staff]\nsocket = @DIR@/staff.sock\npairing = required\n"),
 		  0);
 	/* the written config ends with [control] socket = none: this test wants one */
 	ASSERT_EQ(test_box_append_conf(&box, "[control]\nsocket = @DIR@/control.sock\n"), 0);
@@ -374,8 +387,9 @@ TEST(staff_tablet_pairs_with_a_pin_and_comes_back_with_its_token)
 	staff_try("123456", out, sizeof(out));
 	ASSERT_CONTAINS(out, "unauthorized");
 	/* the technician asks for a PIN */
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl pair --socket %s/control.sock --json > %s/pin.json",
-		 test_bin_dir(), box.dir, box.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/edgeboxctl pair --socket %s/control.sock --json > %s/pin.json", test_bin_dir(),
+		 box.dir, box.dir);
 	ASSERT_EQ(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s/pin.json", box.dir);
 	text = test_read_file(cmd, NULL);

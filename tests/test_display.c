@@ -267,11 +267,13 @@ TEST(builders_make_valid_versioned_json)
 	ASSERT(display_msg_archetype(buf, sizeof(buf), 1, 7, "family", 3, "Be consultative") > 0);
 	ASSERT(display_msg_consent_request(buf, sizeof(buf), 1, "face", "May I remember you?",
 					   true) > 0);
-	ASSERT_CONTAINS(buf, "\"kind\":\"face\",\"text\":\"May I remember you?\",\"ask_name\":true");
+	ASSERT_CONTAINS(buf,
+			"\"kind\":\"face\",\"text\":\"May I remember you?\",\"ask_name\":true");
 	ASSERT(display_msg_consent_result(buf, sizeof(buf), 1, "face", false,
 					  "I could not see your face") > 0);
 	ASSERT_CONTAINS(buf, "\"type\":\"consent_result\"");
-	ASSERT_CONTAINS(buf, "\"kind\":\"face\",\"ok\":false,\"text\":\"I could not see your face\"");
+	ASSERT_CONTAINS(buf,
+			"\"kind\":\"face\",\"ok\":false,\"text\":\"I could not see your face\"");
 	ASSERT(display_msg_consent_recorded(buf, sizeof(buf), 1, 7, "face", true, true, 12) > 0);
 	ASSERT_CONTAINS(buf, "\"session\":7,\"kind\":\"face\",\"granted\":true,\"enrolled\":true,"
 			     "\"customer_id\":12");
@@ -1556,7 +1558,8 @@ TEST(kiosk_console_streams_the_reply)
 	ASSERT_CONTAINS(text, "[product 1] Fibre 500  $45/month");
 	ASSERT_CONTAINS(text, "- no lock-in");
 	ASSERT_CONTAINS(text, "[1] Tell me more [2] How much?");
-	ASSERT_CONTAINS(text, "[consent: face] May I remember you next time?   (/yes YOUR NAME or /no)");
+	ASSERT_CONTAINS(text,
+			"[consent: face] May I remember you next time?   (/yes YOUR NAME or /no)");
 	ASSERT_CONTAINS(text, "[consent: face done] Done: I will know you next time.");
 	ASSERT_CONTAINS(text, "[handoff: pricing] A colleague will help");
 	display_free(d);

@@ -38,14 +38,14 @@ static void write_config_extra(const char *extra)
 {
 	/* with the repository's agent files, no control socket */
 	test_box_write_conf(
-		&box, "[daemon]\nrealtime = false\nstatus_file = @DIR@/status.json\n"
-		      "[store]\npath = @DIR@/edgebox.db\n"
-		      "[ble]\ndriver = btsnoop\nfile = @REPO@/tests/fixtures/ble/walk_in.btsnoop\n"
-		      "speed = 8\n"
-		      "[beacons]\nuuid = E2C56DB5-DFFB-48D2-B060-D0F5A71096E0\n"
-		      "[kiosk]\nsocket = @DIR@/kiosk.sock\n[staff]\nsocket = @DIR@/staff.sock\n"
-		      "[conversation]\nsilence_s = 60\n"
-		      "[watchdog]\ndriver = soft\n");
+	    &box, "[daemon]\nrealtime = false\nstatus_file = @DIR@/status.json\n"
+		  "[store]\npath = @DIR@/edgebox.db\n"
+		  "[ble]\ndriver = btsnoop\nfile = @REPO@/tests/fixtures/ble/walk_in.btsnoop\n"
+		  "speed = 8\n"
+		  "[beacons]\nuuid = E2C56DB5-DFFB-48D2-B060-D0F5A71096E0\n"
+		  "[kiosk]\nsocket = @DIR@/kiosk.sock\n[staff]\nsocket = @DIR@/staff.sock\n"
+		  "[conversation]\nsilence_s = 60\n"
+		  "[watchdog]\ndriver = soft\n");
 	test_box_append_conf(&box, extra);
 }
 
@@ -79,18 +79,19 @@ static void drain_staff(struct test_client *c, char *out, size_t len)
 		size_t off = strlen(out);
 
 		snprintf(out + off, len - off, "%s%s%s ", test_msg_str(m, "type"),
-			 cJSON_IsString(cat) ? ":" : "", cJSON_IsString(cat) ? cat->valuestring : "");
+			 cJSON_IsString(cat) ? ":" : "",
+			 cJSON_IsString(cat) ? cat->valuestring : "");
 		cJSON_Delete(m);
 	}
 }
 
 static const char *const conversation[] = {
-	"hi, we're looking for a better TV setup for the family",
-	"the kids fight over the TV every evening and we pay for StreamMax separately",
-	"that sounds good but it's a bit expensive for us",
-	"what would it cost compared to Crestel?",
-	"ok, how do I sign up?",
-	"actually I want to cancel my old broadband contract first",
+    "hi, we're looking for a better TV setup for the family",
+    "the kids fight over the TV every evening and we pay for StreamMax separately",
+    "that sounds good but it's a bit expensive for us",
+    "what would it cost compared to Crestel?",
+    "ok, how do I sign up?",
+    "actually I want to cancel my old broadband contract first",
 };
 
 TEST(walk_in_six_turns_handoff_and_resume_after_sigkill)
@@ -137,7 +138,8 @@ TEST(walk_in_six_turns_handoff_and_resume_after_sigkill)
 
 	/* one visit, no spurious farewell before the talk */
 	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM sessions"), 1);
-	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM turns WHERE text LIKE '%let you be%'"), 0);
+	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM turns WHERE text LIKE '%let you be%'"),
+		  0);
 
 	/* every turn was committed as it happened */
 	turns_before = test_box_rows(&box, "SELECT count(*) FROM turns");
@@ -175,8 +177,12 @@ TEST(visitor_who_walks_away_gets_a_farewell_and_the_session_closes)
 	m = test_client_until(&kiosk, "farewell", 20000, NULL, 0);
 	ASSERT_MSG(m, "no farewell; log:\n%s", test_box_log(&box));
 	cJSON_Delete(m);
-	ASSERT_EQ(test_box_rows_soon(&box, "SELECT count(*) FROM sessions WHERE closed_at IS NOT NULL", 1), 1);
-	ASSERT_EQ(test_box_rows_soon(&box, "SELECT count(*) FROM visits WHERE ended_at IS NOT NULL", 1), 1);
+	ASSERT_EQ(test_box_rows_soon(
+		      &box, "SELECT count(*) FROM sessions WHERE closed_at IS NOT NULL", 1),
+		  1);
+	ASSERT_EQ(
+	    test_box_rows_soon(&box, "SELECT count(*) FROM visits WHERE ended_at IS NOT NULL", 1),
+	    1);
 	ASSERT_EQ(test_box_stop(&box), 0);
 	test_client_close(&kiosk);
 }
@@ -200,7 +206,9 @@ TEST(silence_ends_the_visit_with_a_farewell)
 	ASSERT_MSG(m, "no farewell after 10 s of silence; log:\n%s", test_box_log(&box));
 	ASSERT_CONTAINS(cJSON_GetObjectItem(m, "text")->valuestring, "let you be");
 	cJSON_Delete(m);
-	ASSERT_EQ(test_box_rows_soon(&box, "SELECT count(*) FROM sessions WHERE closed_at IS NOT NULL", 1), 1);
+	ASSERT_EQ(test_box_rows_soon(
+		      &box, "SELECT count(*) FROM sessions WHERE closed_at IS NOT NULL", 1),
+		  1);
 	ASSERT_EQ(test_box_stop(&box), 0);
 	test_client_close(&kiosk);
 }
@@ -216,7 +224,7 @@ TEST(silence_ends_the_visit_with_a_farewell)
 static void write_camera_config(void)
 {
 	static const char *const photos[] = {"000179_02159509.jpg", "000183_02159543.jpg",
-					      "000186_02159346.jpg"};
+					     "000186_02159346.jpg"};
 	char cwd[256], cam[700], src[900], dst[900];
 
 	ASSERT_MSG(getcwd(cwd, sizeof(cwd)), "getcwd");
@@ -322,28 +330,33 @@ TEST(kiosk_consent_enrols_the_live_face_and_the_box_then_recognises_it)
 	cJSON_Delete(m);
 
 	/* one customer, named; the consent (kiosk, by the customer) and one template */
-	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM customers WHERE display_name = 'Sam'"), 1);
-	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM consents WHERE customer_id = 1 AND kind = "
-			     "'face' AND method = 'kiosk' AND granted_by IS NULL AND revoked_at "
-			     "IS NULL AND granted_at > 0"),
+	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM customers WHERE display_name = 'Sam'"),
 		  1);
-	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM face_embeddings WHERE customer_id = 1 AND "
-			     "source = 'enroll:kiosk' AND length(vector) = 512"),
+	ASSERT_EQ(test_box_rows(&box,
+				"SELECT count(*) FROM consents WHERE customer_id = 1 AND kind = "
+				"'face' AND method = 'kiosk' AND granted_by IS NULL AND revoked_at "
+				"IS NULL AND granted_at > 0"),
+		  1);
+	ASSERT_EQ(test_box_rows(&box,
+				"SELECT count(*) FROM face_embeddings WHERE customer_id = 1 AND "
+				"source = 'enroll:kiosk' AND length(vector) = 512"),
 		  1);
 	/* the visit is theirs now (kept, not purged as anonymous) */
 	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM visits WHERE customer_id = 1"), 1);
-	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM audit WHERE kind = 'consent_enrolment' AND "
-			     "detail LIKE '%\"enrolled\":true%'"),
+	ASSERT_EQ(test_box_rows(&box,
+				"SELECT count(*) FROM audit WHERE kind = 'consent_enrolment' AND "
+				"detail LIKE '%\"enrolled\":true%'"),
 		  1);
 
 	/* the gallery is reloaded at once: the next re-check names the face */
 	for (int i = 0; i < 100 && test_box_rows(&box, "SELECT count(*) FROM audit WHERE kind = "
-					       "'face_identified' AND detail LIKE "
-					       "'%\"customer\":1,%'") < 1;
+						       "'face_identified' AND detail LIKE "
+						       "'%\"customer\":1,%'") < 1;
 	     i++)
 		usleep(100000);
-	ASSERT_MSG(test_box_rows(&box, "SELECT count(*) FROM audit WHERE kind = 'face_identified' AND "
-			      "detail LIKE '%\"customer\":1,%'") >= 1,
+	ASSERT_MSG(test_box_rows(&box,
+				 "SELECT count(*) FROM audit WHERE kind = 'face_identified' AND "
+				 "detail LIKE '%\"customer\":1,%'") >= 1,
 		   "the enrolled face was not recognised; log:\n%s", test_box_log(&box));
 
 	/* no image or crop was written anywhere in the box's folder (the camera's
@@ -351,10 +364,11 @@ TEST(kiosk_consent_enrols_the_live_face_and_the_box_then_recognises_it)
 	{
 		char cmd[2048];
 
-		snprintf(cmd, sizeof(cmd),
-			 "find '%s' -type f \\( -name '*.jpg' -o -name '*.jpeg' -o -name '*.ppm' -o "
-			 "-name '*.png' \\) | grep -q .",
-			 box.dir);
+		snprintf(
+		    cmd, sizeof(cmd),
+		    "find '%s' -type f \\( -name '*.jpg' -o -name '*.jpeg' -o -name '*.ppm' -o "
+		    "-name '*.png' \\) | grep -q .",
+		    box.dir);
 		ASSERT_MSG(system(cmd) != 0, "an image file appeared in %s", box.dir);
 	}
 	ASSERT_EQ(stop_box(&kiosk, &staff), 0);
@@ -392,8 +406,9 @@ TEST(kiosk_consent_no_keeps_nothing_and_is_not_asked_again)
 	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM customers"), 0);
 	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM consents"), 0);
 	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM face_embeddings"), 0);
-	ASSERT_EQ(test_box_rows(&box, "SELECT count(*) FROM audit WHERE kind = 'consent_answer' AND detail "
-			     "LIKE '%\"granted\":false%'"),
+	ASSERT_EQ(test_box_rows(
+		      &box, "SELECT count(*) FROM audit WHERE kind = 'consent_answer' AND detail "
+			    "LIKE '%\"granted\":false%'"),
 		  1);
 	ASSERT_EQ(stop_box(&kiosk, &staff), 0);
 }

@@ -30,7 +30,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-
 static void spit(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");

@@ -1,8 +1,8 @@
 /*
  * test_face_dlib — dlib through the project's own code path, on real photos
- * (tests/data/faces, linked by tests/find-faces.sh to the shared the dlib example images; missing data FAILS):
- *   identity:  every same-person pair of johns/ below 0.6, every
- *              different-person pair above it (image_load -> face_dlib_detect
+ * (tests/data/faces, linked by tests/find-faces.sh to the shared the dlib example images; missing
+ * data FAILS): identity:  every same-person pair of johns/ below 0.6, every different-person pair
+ * above it (image_load -> face_dlib_detect
  *              -> face_dlib_embed -> face_match_distance);
  *   detection: recall >= 95% on the hand-labelled boxes of scenes/training.xml
  *              and scenes/testing.xml with the default settings; a label is

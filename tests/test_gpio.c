@@ -142,9 +142,9 @@ TEST(lines_byte_exact_records)
 {
 	/* door rising at 1 ms, then falling at 2.5 ms, as the kernel writes them */
 	static const uint8_t table[32] = {
-		0x40, 0x42, 0x0f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-		0x00, 0x00, 0x00, 0x00, 0xa0, 0x25, 0x26, 0x00, 0x00, 0x00, 0x00, 0x00,
-		0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	    0x40, 0x42, 0x0f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+	    0x00, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x25, 0x26, 0x00, 0x00, 0x00,
+	    0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	};
 	struct gpio_event ev;
 	struct rig r;
@@ -241,8 +241,8 @@ TEST(lines_debounce_drops_bounce_within_debounce_ms)
 		uint64_t ms;
 		uint32_t id;
 	} raw[] = {
-		{1, RISING},    {3, FALLING},   {5, RISING},  {7, FALLING}, {9, RISING}, /* press */
-		{200, FALLING}, {202, RISING},  {204, FALLING},                          /* release */
+	    {1, RISING},    {3, FALLING},  {5, RISING},	   {7, FALLING}, {9, RISING}, /* press */
+	    {200, FALLING}, {202, RISING}, {204, FALLING},			      /* release */
 	};
 	struct gpio_event ev;
 	struct rig r;
@@ -388,7 +388,8 @@ TEST(lines_unknown_id_rejected)
 	ASSERT_EQ(rig_open(&r, false, false, 30, -1), 0);
 	ASSERT_EQ(send_record(&r, GPIO_INPUT_DOOR, 1 * MS, 3), 0);
 	ASSERT_EQ(read_ev(&r, &ev, 100), -EBADMSG);
-	ASSERT_CONTAINS(r.err, "door line: unknown event id 3 (expected 1 = rising or 2 = falling)");
+	ASSERT_CONTAINS(r.err,
+			"door line: unknown event id 3 (expected 1 = rising or 2 = falling)");
 	rig_close(&r);
 }
 
@@ -436,8 +437,8 @@ TEST(lines_closed_fd_rejected)
 TEST(lines_new_rejects_bad_config)
 {
 	struct gpio_line_cfg cfg[GPIO_LINES_COUNT] = {
-		{.fd = 0, .debounce_ms = 0, .initial_level = -1},
-		{.fd = 0, .debounce_ms = GPIO_LINES_MAX_DEBOUNCE_MS + 1, .initial_level = -1},
+	    {.fd = 0, .debounce_ms = 0, .initial_level = -1},
+	    {.fd = 0, .debounce_ms = GPIO_LINES_MAX_DEBOUNCE_MS + 1, .initial_level = -1},
 	};
 	struct gpio_lines *l = (struct gpio_lines *)1;
 
@@ -457,10 +458,10 @@ TEST(replay_fixture_in_order_at_speed_0)
 		enum gpio_input input;
 		enum gpio_edge edge;
 	} want[] = {
-		{GPIO_INPUT_DOOR, GPIO_EDGE_RISING},
-		{GPIO_INPUT_DOOR, GPIO_EDGE_FALLING},
-		{GPIO_INPUT_STAFF_CALL, GPIO_EDGE_RISING},
-		{GPIO_INPUT_STAFF_CALL, GPIO_EDGE_FALLING},
+	    {GPIO_INPUT_DOOR, GPIO_EDGE_RISING},
+	    {GPIO_INPUT_DOOR, GPIO_EDGE_FALLING},
+	    {GPIO_INPUT_STAFF_CALL, GPIO_EDGE_RISING},
+	    {GPIO_INPUT_STAFF_CALL, GPIO_EDGE_FALLING},
 	};
 	struct config *cfg = load_cfg("[gpio]\nscript = tests/fixtures/gpio/door.script\n"
 				      "speed = 0\n");
@@ -488,8 +489,8 @@ TEST(replay_timing_at_speed_1)
 {
 	static const double at[] = {0.05, 0.10, 0.15};
 	const char *path = write_file("timing.script", "0.05 door rising\n"
-						      "0.10 door falling   # closes\n"
-						      "0.15 staff_call rising\n");
+						       "0.10 door falling   # closes\n"
+						       "0.15 staff_call rising\n");
 	char text[700];
 	struct config *cfg;
 	struct gpio_dev dev;
@@ -542,7 +543,7 @@ TEST(replay_timeout_before_the_next_event_returns_0)
 TEST(replay_speed_scales_and_loop_repeats)
 {
 	const char *path = write_file("loop.script", "0.02 staff_call rising\n"
-						    "0.04 staff_call falling\n");
+						     "0.04 staff_call falling\n");
 	char text[700];
 	struct config *cfg;
 	struct gpio_dev dev;
@@ -591,17 +592,17 @@ TEST(replay_bad_lines_name_file_line_and_fix)
 		int line;
 		const char *want;
 	} cases[] = {
-		{"0.5 door\n", 1,
-		 "expected '<seconds> <door|staff_call> <rising|falling>', got 2 words"},
-		{"1 door rising now\n", 1, "got more than 3 words"},
-		{"# header\n\nsoon door rising\n", 3,
-		 "expected seconds since start (a number from 0 to 1000000), got 'soon'"},
-		{"-1 door rising\n", 1, "expected seconds since start"},
-		{"nan door rising\n", 1, "got 'nan'"},
-		{"1 window rising\n", 1, "expected door or staff_call, got 'window'"},
-		{"1 door up\n", 1, "expected rising or falling, got 'up'"},
-		{"2 door rising\n1 door falling\n", 2,
-		 "1.000 s is before the previous event at 2.000 s; keep events in time order"},
+	    {"0.5 door\n", 1,
+	     "expected '<seconds> <door|staff_call> <rising|falling>', got 2 words"},
+	    {"1 door rising now\n", 1, "got more than 3 words"},
+	    {"# header\n\nsoon door rising\n", 3,
+	     "expected seconds since start (a number from 0 to 1000000), got 'soon'"},
+	    {"-1 door rising\n", 1, "expected seconds since start"},
+	    {"nan door rising\n", 1, "got 'nan'"},
+	    {"1 window rising\n", 1, "expected door or staff_call, got 'window'"},
+	    {"1 door up\n", 1, "expected rising or falling, got 'up'"},
+	    {"2 door rising\n1 door falling\n", 2,
+	     "1.000 s is before the previous event at 2.000 s; keep events in time order"},
 	};
 	char text[700], name[32], want[256];
 	struct config *cfg;
@@ -692,8 +693,9 @@ TEST(replay_config_errors)
 	cfg = load_cfg("[gpio]\nscript = tests/fixtures/gpio/door.script\nspeed = 0.001\n");
 	ASSERT(cfg);
 	ASSERT_EQ(gpio_open(&dev, &gpio_replay_ops, cfg, "gpio"), -EINVAL);
-	ASSERT_CONTAINS(dev.error, "[gpio] speed: expected 0 (as fast as possible) or 0.01 to 1000, "
-				   "got 0.001");
+	ASSERT_CONTAINS(dev.error,
+			"[gpio] speed: expected 0 (as fast as possible) or 0.01 to 1000, "
+			"got 0.001");
 	config_free(cfg);
 
 	path = write_file("empty.script", "# nothing yet\n\n");
@@ -790,21 +792,21 @@ TEST(gpiod_config_errors)
 		const char *text;
 		const char *want;
 	} cases[] = {
-		{"[gpio]\nstaff_call_line = 17\nled_line = 27\n",
-		 "gpio: test.conf: [gpio] door_line: missing; set the line offset"},
-		{"[gpio]\ndoor_line = 4\nstaff_call_line = 17\n", "[gpio] led_line: missing"},
-		{"[gpio]\ndoor_line = four\nstaff_call_line = 17\nled_line = 27\n",
-		 "test.conf:2: [gpio] door_line: expected a whole number from 0 to 65535, got "
-		 "'four'"},
-		{"[gpio]\n" GPIOD_LINES "debounce_ms = 5000\n",
-		 "test.conf:5: [gpio] debounce_ms: expected a whole number from 0 to 1000"},
-		{"[gpio]\n" GPIOD_LINES "door_active_low = maybe\n",
-		 "[gpio] door_active_low: expected true or false, got 'maybe'"},
-		{"[gpio]\ndoor_line = 4\nstaff_call_line = 4\nled_line = 27\n",
-		 "door_line = 4, staff_call_line = 4, led_line = 27: each needs its own line"},
-		{"[gpio]\n" GPIOD_LINES "consumer = a-consumer-label-longer-than-31-chars\n",
-		 "[gpio] consumer: expected 1 to 31 characters, got 37"},
-		{"[gpio]\n" GPIOD_LINES "chip = \"\"\n", "[gpio] chip: empty"},
+	    {"[gpio]\nstaff_call_line = 17\nled_line = 27\n",
+	     "gpio: test.conf: [gpio] door_line: missing; set the line offset"},
+	    {"[gpio]\ndoor_line = 4\nstaff_call_line = 17\n", "[gpio] led_line: missing"},
+	    {"[gpio]\ndoor_line = four\nstaff_call_line = 17\nled_line = 27\n",
+	     "test.conf:2: [gpio] door_line: expected a whole number from 0 to 65535, got "
+	     "'four'"},
+	    {"[gpio]\n" GPIOD_LINES "debounce_ms = 5000\n",
+	     "test.conf:5: [gpio] debounce_ms: expected a whole number from 0 to 1000"},
+	    {"[gpio]\n" GPIOD_LINES "door_active_low = maybe\n",
+	     "[gpio] door_active_low: expected true or false, got 'maybe'"},
+	    {"[gpio]\ndoor_line = 4\nstaff_call_line = 4\nled_line = 27\n",
+	     "door_line = 4, staff_call_line = 4, led_line = 27: each needs its own line"},
+	    {"[gpio]\n" GPIOD_LINES "consumer = a-consumer-label-longer-than-31-chars\n",
+	     "[gpio] consumer: expected 1 to 31 characters, got 37"},
+	    {"[gpio]\n" GPIOD_LINES "chip = \"\"\n", "[gpio] chip: empty"},
 	};
 	struct config *cfg;
 	struct gpio_dev dev;

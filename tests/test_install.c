@@ -42,7 +42,8 @@ TEST(install_into_destdir)
 		build[strlen(build) - 4] = '\0';
 	snprintf(dest, sizeof(dest), "%s/root", test_tmpdir());
 	snprintf(cmd, sizeof(cmd),
-		 "make -s --no-print-directory install BUILD=%s PREFIX=/usr DESTDIR=%s >%s/make.log 2>&1",
+		 "make -s --no-print-directory install BUILD=%s PREFIX=/usr DESTDIR=%s "
+		 ">%s/make.log 2>&1",
 		 build, dest, test_tmpdir());
 	ASSERT_MSG(system(cmd) == 0, "make install failed: %s", cmd);
 	ASSERT(exists(dest, "usr/bin/edgeboxd"));

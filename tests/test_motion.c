@@ -12,8 +12,13 @@ static uint8_t pixels[W * H * 3];
 static struct camera_frame frame(uint64_t ts)
 {
 	struct camera_frame f = {
-		.ts_ns = ts, .width = W, .height = H, .stride = W * 3,
-		.bytes = sizeof(pixels), .capacity = sizeof(pixels), .data = pixels,
+	    .ts_ns = ts,
+	    .width = W,
+	    .height = H,
+	    .stride = W * 3,
+	    .bytes = sizeof(pixels),
+	    .capacity = sizeof(pixels),
+	    .data = pixels,
 	};
 	return f;
 }
@@ -32,7 +37,7 @@ static void draw(int x, int y, unsigned seed)
 	for (int yy = y; yy < y + 60 && yy < H; yy++)
 		for (int xx = x; xx < x + 60 && xx < W; xx++)
 			pixels[(yy * W + xx) * 3] = pixels[(yy * W + xx) * 3 + 1] =
-				pixels[(yy * W + xx) * 3 + 2] = 20;
+			    pixels[(yy * W + xx) * 3 + 2] = 20;
 }
 
 TEST(noise_alone_is_not_motion)

@@ -44,8 +44,8 @@ static int ctl(const char *args)
 	char cmd[2048];
 	int rc;
 
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl %s --config %s >%s 2>&1",
-		 bin ? bin : "build/bin", args, conf, out);
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl %s --config %s >%s 2>&1", bin ? bin : "build/bin",
+		 args, conf, out);
 	rc = system(cmd);
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
@@ -91,7 +91,8 @@ static int64_t recognise(const char *photo)
 	f.data = malloc(f.capacity);
 	if (image_load(photo, &f, err, sizeof(err)) < 0 ||
 	    face_dlib_open(&dp, &h, err, sizeof(err)) < 0 || face_dlib_detect(h, &f, &box, 1) < 1 ||
-	    face_dlib_embed(h, &f, &box, vec) < 0 || face_match_new(&mp, &m, err, sizeof(err)) < 0 ||
+	    face_dlib_embed(h, &f, &box, vec) < 0 ||
+	    face_match_new(&mp, &m, err, sizeof(err)) < 0 ||
 	    store_open(db, STORE_OPEN_READONLY, &s, NULL, NULL) < 0 ||
 	    face_match_load(m, s, err, sizeof(err)) < 0 || face_match_query(m, vec, &r) < 0)
 		r.verdict = FACE_MATCH_UNKNOWN;
@@ -105,16 +106,20 @@ static int64_t recognise(const char *photo)
 TEST(enroll_recognise_correct_and_forget)
 {
 	setup();
-	ASSERT_MSG(ctl("enroll --name Alice --image " FACES "/John_Salley/000179_02159509.jpg --consent kiosk --json") == 0,
+	ASSERT_MSG(ctl("enroll --name Alice --image " FACES
+		       "/John_Salley/000179_02159509.jpg --consent kiosk --json") == 0,
 		   "%s", output());
 	ASSERT_CONTAINS(output(), "\"customer\":1");
-	ASSERT_EQ(rows("SELECT count(*) FROM consents WHERE kind = 'face' AND method = 'kiosk'"), 1);
+	ASSERT_EQ(rows("SELECT count(*) FROM consents WHERE kind = 'face' AND method = 'kiosk'"),
+		  1);
 	ASSERT_EQ(rows("SELECT count(*) FROM face_embeddings"), 1);
 	/* the same person from another photo is recognised; someone else is not */
 	ASSERT_EQ(recognise(FACES "/John_Salley/000183_02159543.jpg"), 1);
 	ASSERT_EQ(recognise(FACES "/John_Savage/000264_01099001.jpg"), 0);
 	/* a second photo for the same customer, consent taken by staff */
-	ASSERT_EQ(ctl("enroll --customer 1 --image " FACES "/John_Salley/000186_02159346.jpg --consent staff --by Sam"), 0);
+	ASSERT_EQ(ctl("enroll --customer 1 --image " FACES
+		      "/John_Salley/000186_02159346.jpg --consent staff --by Sam"),
+		  0);
 	ASSERT_EQ(rows("SELECT count(*) FROM face_embeddings WHERE customer_id = 1"), 2);
 	/* "that is not Alice": the wrong embedding goes */
 	ASSERT_EQ(ctl("not-them 1 2"), 0);
@@ -136,9 +141,12 @@ TEST(no_consent_no_face_no_enrolment)
 	setup();
 	ASSERT_EQ(ctl("enroll --name Bob --image " FACES "/John_Savage/000264_01099001.jpg"), 2);
 	ASSERT_CONTAINS(output(), "consent");
-	ASSERT_EQ(ctl("enroll --name Bob --image " FACES "/John_Savage/000264_01099001.jpg --consent staff"), 2);
+	ASSERT_EQ(ctl("enroll --name Bob --image " FACES
+		      "/John_Savage/000264_01099001.jpg --consent staff"),
+		  2);
 	ASSERT_CONTAINS(output(), "--by");
-	ASSERT_EQ(ctl("enroll --name Dogs --image tests/data/faces/scenes/dogs.jpg --consent kiosk"), 1);
+	ASSERT_EQ(
+	    ctl("enroll --name Dogs --image tests/data/faces/scenes/dogs.jpg --consent kiosk"), 1);
 	ASSERT_CONTAINS(output(), "no face");
 	ASSERT_EQ(rows("SELECT count(*) FROM customers WHERE display_name = 'Dogs'"), 0);
 	ASSERT_EQ(ctl("enroll --name X --image /nonexistent.jpg --consent kiosk"), 1);

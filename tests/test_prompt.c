@@ -158,9 +158,9 @@ TEST(service_recovery_prompt_has_nothing_that_sells)
 
 	ASSERT(s);
 	ASSERT_EQ(prompt_new(s, 0, &p), 0);
-	ASSERT_EQ(
-	    skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_COMPLAINT) | SIGNAL_BIT(SIGNAL_CLOSING), 0, &sel),
-	    1);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE,
+				SIGNAL_BIT(SIGNAL_COMPLAINT) | SIGNAL_BIT(SIGNAL_CLOSING), 0, &sel),
+		  1);
 	ASSERT_EQ(prompt_assemble(p, &sel, NULL, 0, NULL, &rep), 0);
 	ASSERT_EQ(rep.n_skills, 1);
 	ASSERT_CONTAINS(prompt_text(p), "# Service recovery");
@@ -195,9 +195,9 @@ TEST(a_turn_keeps_to_its_states_share_of_the_full_prompt)
 				     .directive = "Lead with the saving.\nDo the math.\n",
 				     .visitor = "Last visit: asked about fibre."};
 	uint32_t mask = SIGNAL_BIT(SIGNAL_OBJECTION) | SIGNAL_BIT(SIGNAL_COMPARISON);
-	static const enum agent_state talking[] = {
-	    AGENT_STATE_GREETING, AGENT_STATE_DISCOVERY, AGENT_STATE_PRESENTING,
-	    AGENT_STATE_OBJECTION, AGENT_STATE_CLOSING};
+	static const enum agent_state talking[] = {AGENT_STATE_GREETING, AGENT_STATE_DISCOVERY,
+						   AGENT_STATE_PRESENTING, AGENT_STATE_OBJECTION,
+						   AGENT_STATE_CLOSING};
 
 	ASSERT(s);
 	ASSERT_EQ(prompt_new(s, 0, &p), 0);
@@ -214,9 +214,10 @@ TEST(a_turn_keeps_to_its_states_share_of_the_full_prompt)
 	ASSERT_STREQ(skills_id(s, rep.dropped[0]), "four_forces");
 	ASSERT_STREQ(skills_id(s, rep.dropped[1]), "product_presentation");
 	ASSERT_EQ(rep.n_skills, 5);
-	ASSERT(strstr(prompt_text(p), skills_text(s, (size_t)skills_find(s, "objection_handling"))));
-	ASSERT(strstr(prompt_text(p),
-		      skills_text(s, (size_t)skills_find(s, "competitive_response"))));
+	ASSERT(
+	    strstr(prompt_text(p), skills_text(s, (size_t)skills_find(s, "objection_handling"))));
+	ASSERT(
+	    strstr(prompt_text(p), skills_text(s, (size_t)skills_find(s, "competitive_response"))));
 
 	/* The same words about an offer on the table: 70%, everything fits. */
 	ASSERT_EQ(skills_select(s, AGENT_STATE_PRESENTING, mask, 0, &sel), 7);
@@ -272,7 +273,8 @@ TEST(budget_drops_optional_skills_first_then_cuts_knowledge)
 		ASSERT(skills_is_core(s, rep.skills[i]) ||
 		       strcmp(skills_id(s, rep.skills[i]), "scope_boundaries") == 0 ||
 		       strcmp(skills_id(s, rep.skills[i]), "closing") == 0);
-	/* Lowest priority first: the optional skills kept are the highest (scope 90, closing 85). */
+	/* Lowest priority first: the optional skills kept are the highest (scope 90, closing 85).
+	 */
 	ASSERT_STREQ(skills_id(s, rep.dropped[0]), "cross_sell");
 	ASSERT_STREQ(skills_id(s, rep.dropped[1]), "four_forces");
 	ASSERT_STREQ(skills_id(s, rep.dropped[4]), "objection_handling");

@@ -230,7 +230,8 @@ TEST(mini_manifest_loads_and_tidies_files)
 	ASSERT_STREQ(skills_text(s, 4),
 		     "# Sell Z — objections\n- When they object, acknowledge.\n");
 	/* product_interest adds three: five is over max 4, so sell_z (30) goes. */
-	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), 0, &sel), 4);
+	ASSERT_EQ(skills_select(s, AGENT_STATE_IDLE, SIGNAL_BIT(SIGNAL_PRODUCT_INTEREST), 0, &sel),
+		  4);
 	ASSERT_EQ(sel.n_dropped, 1);
 	ASSERT_STREQ(skills_id(s, sel.dropped[0]), "sell_z");
 	skills_free(s);

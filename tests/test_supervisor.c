@@ -18,10 +18,10 @@
 /* A test stage whose behaviour the test sets. */
 struct fake {
 	_Atomic int inits, finis, steps;
-	_Atomic int stall_after;   /* steps before it sleeps forever; -1 never */
-	_Atomic int fail_init;     /* init fails while > 0, counting down */
-	_Atomic int fail_step_at;  /* step number that returns -EIO; -1 never */
-	_Atomic int done_at;       /* step number that returns -ENODATA; -1 never */
+	_Atomic int stall_after;  /* steps before it sleeps forever; -1 never */
+	_Atomic int fail_init;	  /* init fails while > 0, counting down */
+	_Atomic int fail_step_at; /* step number that returns -EIO; -1 never */
+	_Atomic int done_at;	  /* step number that returns -ENODATA; -1 never */
 };
 
 static int fake_init(void *ctx, char *err, size_t len)
@@ -80,14 +80,14 @@ static void make_stage(struct stage *st, struct fake *f, const char *name, bool 
 		       uint32_t deadline_ms)
 {
 	struct stage_desc d = {
-		.name = name,
-		.priority = STAGE_PRIO_SENSOR,
-		.critical = critical,
-		.deadline_ms = deadline_ms,
-		.init = fake_init,
-		.step = fake_step,
-		.fini = fake_fini,
-		.ctx = f,
+	    .name = name,
+	    .priority = STAGE_PRIO_SENSOR,
+	    .critical = critical,
+	    .deadline_ms = deadline_ms,
+	    .init = fake_init,
+	    .step = fake_step,
+	    .fini = fake_fini,
+	    .ctx = f,
 	};
 
 	fake_reset(f);
@@ -110,9 +110,9 @@ static int fake_wd_keepalive(struct watchdog_dev *dev)
 }
 
 static const struct watchdog_ops fake_wd_ops = {
-	.name = "fake",
-	.open = fake_wd_open,
-	.keepalive = fake_wd_keepalive,
+    .name = "fake",
+    .open = fake_wd_open,
+    .keepalive = fake_wd_keepalive,
 };
 
 static void params(struct supervisor_params *p)
@@ -152,8 +152,8 @@ TEST(stalled_stage_is_restarted_within_its_deadline)
 	ASSERT_EQ(supervisor_start_all(&sup), 0);
 	RUN_UNTIL(&sup, 1000, atomic_load(&f.steps) >= 5);
 	stalled_at = hal_now_ns();
-	RUN_UNTIL(&sup, 2000, atomic_load(&st.restarts) >= 1 &&
-				      stage_get_state(&st) == STAGE_STATE_RUNNING);
+	RUN_UNTIL(&sup, 2000,
+		  atomic_load(&st.restarts) >= 1 && stage_get_state(&st) == STAGE_STATE_RUNNING);
 	restarted_at = hal_now_ns();
 	ASSERT_EQ(atomic_load(&st.restarts), 1);
 	ASSERT_EQ(stage_get_state(&st), STAGE_STATE_RUNNING);

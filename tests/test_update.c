@@ -27,7 +27,6 @@
 
 /* ---- files ---------------------------------------------------------------- */
 
-
 static int spit(const char *path, const void *data, size_t len)
 {
 	FILE *f = fopen(path, "wb");

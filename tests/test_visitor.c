@@ -22,8 +22,12 @@ static void setup(void)
 
 static int in(enum visitor_input_kind kind, uint64_t ms, int64_t customer, double distance)
 {
-	struct visitor_input i = {.kind = kind, .ts_ns = ms * MS, .customer_id = customer,
-				  .distance = distance, .margin = 0.1, .track = 1};
+	struct visitor_input i = {.kind = kind,
+				  .ts_ns = ms * MS,
+				  .customer_id = customer,
+				  .distance = distance,
+				  .margin = 0.1,
+				  .track = 1};
 
 	return visitor_input(t, &i, out, 8);
 }

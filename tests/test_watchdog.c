@@ -30,10 +30,10 @@ extern const struct watchdog_ops watchdog_soft_ops;
 struct fake {
 	char log[1024];
 	uint32_t options;
-	int open_rc;      /* returned by open when < 0 */
+	int open_rc; /* returned by open when < 0 */
 	int getsupport_rc;
 	int settimeout_rc;
-	int chosen;       /* what SETTIMEOUT writes back; 0: the value asked for */
+	int chosen; /* what SETTIMEOUT writes back; 0: the value asked for */
 	int keepalive_rc;
 };
 
@@ -158,8 +158,7 @@ TEST(io_keeps_the_timeout_the_driver_chose)
 
 	fake_init(&f, &io, FULL_OPTIONS);
 	f.chosen = 16; /* e.g. hardware that counts in 2 s steps */
-	ASSERT_EQ(watchdog_io_start(&io, "/dev/watchdog1", 15, &w, &chosen, err, sizeof(err)),
-		  0);
+	ASSERT_EQ(watchdog_io_start(&io, "/dev/watchdog1", 15, &w, &chosen, err, sizeof(err)), 0);
 	ASSERT_EQ(chosen, 16);
 	ASSERT_EQ(watchdog_io_stop(w), 0);
 }
@@ -238,12 +237,12 @@ TEST(io_open_errors_name_the_fix)
 		int rc;
 		const char *want;
 	} cases[] = {
-		{-ENOENT, "watchdog: cannot open /dev/watchdog: No such file or directory (is the "
-			  "watchdog driver loaded? test rigs can use driver = soft)"},
-		{-EACCES, "watchdog: cannot open /dev/watchdog: Permission denied (run edgeboxd as "
-			  "root or give its user write access to the device)"},
-		{-EBUSY, "watchdog: cannot open /dev/watchdog: Device or resource busy (another "
-			 "process holds it"},
+	    {-ENOENT, "watchdog: cannot open /dev/watchdog: No such file or directory (is the "
+		      "watchdog driver loaded? test rigs can use driver = soft)"},
+	    {-EACCES, "watchdog: cannot open /dev/watchdog: Permission denied (run edgeboxd as "
+		      "root or give its user write access to the device)"},
+	    {-EBUSY, "watchdog: cannot open /dev/watchdog: Device or resource busy (another "
+		     "process holds it"},
 	};
 	struct watchdog_io_dev *w;
 	struct watchdog_io io;
@@ -255,9 +254,9 @@ TEST(io_open_errors_name_the_fix)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		fake_init(&f, &io, FULL_OPTIONS);
 		f.open_rc = cases[i].rc;
-		ASSERT_EQ(watchdog_io_start(&io, "/dev/watchdog", 15, &w, &chosen, err,
-					    sizeof(err)),
-			  cases[i].rc);
+		ASSERT_EQ(
+		    watchdog_io_start(&io, "/dev/watchdog", 15, &w, &chosen, err, sizeof(err)),
+		    cases[i].rc);
 		ASSERT_STREQ(f.log, "open /dev/watchdog O_WRONLY|O_CLOEXEC; ");
 		ASSERT_CONTAINS(err, cases[i].want);
 	}
@@ -331,11 +330,11 @@ TEST(dev_config_errors)
 		const char *text;
 		const char *want;
 	} cases[] = {
-		{"[watchdog]\ntimeout_s = 0\n",
-		 "watchdog: test.conf:2: [watchdog] timeout_s: expected a whole number from 1 to "
-		 "600, got '0'"},
-		{"[watchdog]\ntimeout_s = 601\n", "got '601'"},
-		{"[watchdog]\ndevice = \"\"\n", "[watchdog] device: expected a path"},
+	    {"[watchdog]\ntimeout_s = 0\n",
+	     "watchdog: test.conf:2: [watchdog] timeout_s: expected a whole number from 1 to "
+	     "600, got '0'"},
+	    {"[watchdog]\ntimeout_s = 601\n", "got '601'"},
+	    {"[watchdog]\ndevice = \"\"\n", "[watchdog] device: expected a path"},
 	};
 	struct watchdog_dev dev;
 	struct config *cfg;
@@ -417,8 +416,7 @@ TEST(soft_fed_regularly_never_expires)
 	int i;
 
 	ASSERT(cfg);
-	ASSERT_MSG(watchdog_open(&dev, &watchdog_soft_ops, cfg, "watchdog") == 0, "%s",
-		   dev.error);
+	ASSERT_MSG(watchdog_open(&dev, &watchdog_soft_ops, cfg, "watchdog") == 0, "%s", dev.error);
 	for (i = 0; i < 25; i++) {
 		usleep(20000);
 		ASSERT_EQ(watchdog_keepalive(&dev), 0);
@@ -454,8 +452,8 @@ TEST(soft_not_fed_expires_within_timeout_and_says_so)
 	ASSERT_MSG(took >= 100 * MS && took < 250 * MS, "expired after %llu ms",
 		   (unsigned long long)(took / MS));
 	ASSERT_EQ(dev.timeout_s, 1); /* rounded up for the supervisor */
-	ASSERT_MSG(sscanf(out, "watchdog(soft): expired after %llu ms without keepalive\n",
-			  &ms) == 1,
+	ASSERT_MSG(sscanf(out, "watchdog(soft): expired after %llu ms without keepalive\n", &ms) ==
+		       1,
 		   "stderr was \"%s\"", out);
 	ASSERT_MSG(ms >= 100 && ms < 250, "reported %llu ms", ms);
 	ASSERT_EQ(count_lines(out), 1);
@@ -540,8 +538,7 @@ TEST(soft_close_stops_it)
 	ASSERT_EQ(count_lines(out), at_close);
 
 	/* Close does not wait out a long timeout. */
-	ASSERT_MSG(watchdog_open(&dev, &watchdog_soft_ops, slow, "watchdog") == 0, "%s",
-		   dev.error);
+	ASSERT_MSG(watchdog_open(&dev, &watchdog_soft_ops, slow, "watchdog") == 0, "%s", dev.error);
 	ASSERT_EQ(dev.timeout_s, 600);
 	t0 = hal_now_ns();
 	watchdog_close(&dev);
@@ -558,13 +555,13 @@ TEST(soft_defaults_and_config_errors)
 		const char *text;
 		const char *want;
 	} cases[] = {
-		{"[watchdog]\ntimeout_s = 5\ntimeout_ms = 100\n",
-		 "watchdog(soft): test.conf: [watchdog] has both timeout_s and timeout_ms; keep one"},
-		{"[watchdog]\ntimeout_ms = 5\n",
-		 "test.conf:2: [watchdog] timeout_ms: expected a whole number from 10 to 600000, "
-		 "got '5'"},
-		{"[watchdog]\ntimeout_s = 0\n", "[watchdog] timeout_s: expected a whole number from 1 "
-						"to 600, got '0'"},
+	    {"[watchdog]\ntimeout_s = 5\ntimeout_ms = 100\n",
+	     "watchdog(soft): test.conf: [watchdog] has both timeout_s and timeout_ms; keep one"},
+	    {"[watchdog]\ntimeout_ms = 5\n",
+	     "test.conf:2: [watchdog] timeout_ms: expected a whole number from 10 to 600000, "
+	     "got '5'"},
+	    {"[watchdog]\ntimeout_s = 0\n", "[watchdog] timeout_s: expected a whole number from 1 "
+					    "to 600, got '0'"},
 	};
 	struct config_error err;
 	struct watchdog_dev dev;

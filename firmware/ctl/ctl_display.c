@@ -265,7 +265,8 @@ static void kiosk_show(struct console *con, const cJSON *m, const char *type)
 		       cJSON_IsTrue(ask) ? "/yes YOUR NAME" : "/yes");
 	} else if (strcmp(type, "consent_result") == 0) {
 		printf("  [consent: %s %s] %s\n", jstr(m, "kind"),
-		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ok")) ? "done" : "not done",
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ok")) ? "done"
+									       : "not done",
 		       jstr(m, "text"));
 	}
 	/* Other types (newer servers) are not for this console. */

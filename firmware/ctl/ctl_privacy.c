@@ -81,15 +81,17 @@ static int grab(const struct config *c, struct camera_frame *f)
 
 	ops = name ? hal_driver_find(HAL_CLASS_CAMERA, name) : NULL;
 	if (!ops) {
-		fprintf(stderr, "edgeboxctl enroll: [camera] driver is '%s'; no camera to take a "
-				"picture with (use --image FILE)\n",
+		fprintf(stderr,
+			"edgeboxctl enroll: [camera] driver is '%s'; no camera to take a "
+			"picture with (use --image FILE)\n",
 			name ? name : "none");
 		return -ENODEV;
 	}
 	rc = camera_open(&dev, ops, c, "camera");
 	if (rc < 0) {
-		fprintf(stderr, "edgeboxctl enroll: %s (is edgeboxd using the camera? enrol "
-				"from an --image, or stop it)\n",
+		fprintf(stderr,
+			"edgeboxctl enroll: %s (is edgeboxd using the camera? enrol "
+			"from an --image, or stop it)\n",
 			dev.error);
 		camera_close(&dev);
 		return rc;
@@ -153,7 +155,8 @@ static int cmd_enroll(int argc, char **argv)
 		} else if (!strcmp(a, "--customer") && more) {
 			o.customer = parse_id(argv[++i]);
 			if (!o.customer) {
-				fprintf(stderr, "edgeboxctl enroll: --customer: expected an id >= 1\n");
+				fprintf(stderr,
+					"edgeboxctl enroll: --customer: expected an id >= 1\n");
 				return CTL_EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--config") && more) {
@@ -168,8 +171,9 @@ static int cmd_enroll(int argc, char **argv)
 	}
 	if ((!o.name && !o.customer) || (!o.image == !o.camera) || !o.consent ||
 	    (strcmp(o.consent, "kiosk") && strcmp(o.consent, "staff"))) {
-		fprintf(stderr, "edgeboxctl enroll: needs --name (or --customer), one of --image or "
-				"--camera, and --consent kiosk|staff: the customer must agree first\n");
+		fprintf(stderr,
+			"edgeboxctl enroll: needs --name (or --customer), one of --image or "
+			"--camera, and --consent kiosk|staff: the customer must agree first\n");
 		usage_enroll(stderr);
 		return CTL_EXIT_USAGE;
 	}
@@ -204,7 +208,9 @@ static int cmd_enroll(int argc, char **argv)
 	n = face_dlib_detect(h, &f, boxes, 4);
 	if (n != 1) {
 		fprintf(stderr, "edgeboxctl enroll: %s in the picture; exactly one is needed\n",
-			n < 0 ? face_dlib_errmsg(h) : n == 0 ? "no face" : "several faces");
+			n < 0	 ? face_dlib_errmsg(h)
+			: n == 0 ? "no face"
+				 : "several faces");
 		goto out;
 	}
 	if (face_dlib_embed(h, &f, &boxes[0], vec) < 0) {
@@ -219,7 +225,8 @@ static int cmd_enroll(int argc, char **argv)
 		created = true;
 	}
 	if (store_consent_grant(s, o.customer, STORE_CONSENT_FACE,
-				!strcmp(o.consent, "staff") ? STORE_CONSENT_STAFF : STORE_CONSENT_KIOSK,
+				!strcmp(o.consent, "staff") ? STORE_CONSENT_STAFF
+							    : STORE_CONSENT_KIOSK,
 				o.by) < 0 &&
 	    store_consent_active(s, o.customer, STORE_CONSENT_FACE) != 1) {
 		fprintf(stderr, "edgeboxctl enroll: %s\n", store_errmsg(s));
@@ -231,8 +238,9 @@ static int cmd_enroll(int argc, char **argv)
 		goto out;
 	}
 	store_audit_append_customer(s, o.customer, "consent",
-				    !strcmp(o.consent, "staff") ? "{\"kind\":\"face\",\"method\":\"staff\"}"
-								: "{\"kind\":\"face\",\"method\":\"kiosk\"}");
+				    !strcmp(o.consent, "staff")
+					? "{\"kind\":\"face\",\"method\":\"staff\"}"
+					: "{\"kind\":\"face\",\"method\":\"kiosk\"}");
 	if (o.json)
 		printf("{\"customer\":%lld,\"embedding\":%lld,\"created\":%s}\n",
 		       (long long)o.customer, (long long)emb, created ? "true" : "false");
@@ -279,9 +287,9 @@ static int parse_common(int argc, char **argv, const char *cmd, const char *usag
 static int cmd_forget(int argc, char **argv)
 {
 	static const char usage[] =
-		"Usage: edgeboxctl forget CUSTOMER [--config FILE] [--json]\n"
-		"Erases every trace of a customer: face embeddings, consents, beacon mapping,\n"
-		"visits, sessions, turns and their audit rows; says what it erased.\n";
+	    "Usage: edgeboxctl forget CUSTOMER [--config FILE] [--json]\n"
+	    "Erases every trace of a customer: face embeddings, consents, beacon mapping,\n"
+	    "visits, sessions, turns and their audit rows; says what it erased.\n";
 	struct privacy_opts o = {0};
 	struct store_delete_counts n;
 	struct config *c;
@@ -327,9 +335,9 @@ static int cmd_forget(int argc, char **argv)
 static int cmd_not_them(int argc, char **argv)
 {
 	static const char usage[] =
-		"Usage: edgeboxctl not-them CUSTOMER EMBEDDING [--config FILE]\n"
-		"\"That is not this person\": removes the face embedding a wrong recognition\n"
-		"matched (the face_identified audit event of the visit names it).\n";
+	    "Usage: edgeboxctl not-them CUSTOMER EMBEDDING [--config FILE]\n"
+	    "\"That is not this person\": removes the face embedding a wrong recognition\n"
+	    "matched (the face_identified audit event of the visit names it).\n";
 	struct privacy_opts o = {0};
 	struct config *c;
 	struct store *s;
@@ -354,7 +362,8 @@ static int cmd_not_them(int argc, char **argv)
 		rc = CTL_EXIT_FAIL;
 	} else {
 		store_audit_append_customer(s, cust, "correction", "{\"removed_embedding\":true}");
-		printf("removed embedding %lld of customer %lld\n", (long long)emb, (long long)cust);
+		printf("removed embedding %lld of customer %lld\n", (long long)emb,
+		       (long long)cust);
 	}
 	store_close(s);
 	config_free(c);

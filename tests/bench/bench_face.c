@@ -1,6 +1,7 @@
 /*
  * bench_face — the face path against dlib used plainly, in the same run, on
- * the same pixels (tests/data/faces, linked by tests/find-faces.sh to the shared the dlib example photos):
+ * the same pixels (tests/data/faces, linked by tests/find-faces.sh to the shared the dlib example
+ * photos):
  *
  *  1. face_embed_per_face: time per face for detect + landmarks + embedding.
  *     Ours: face_dlib_detect, then face_dlib_embed on each face. Reference:

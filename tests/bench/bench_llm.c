@@ -149,9 +149,9 @@ static int run_curl(struct run *r)
 		dup2(out[1], 1);
 		close(out[0]);
 		/* -w: curl's own transfer time, to take its process start-up out */
-		execlp("curl", "curl", "-N", "-s", "-H", "Content-Type: application/json", "-d", body,
-		       "-w", "\ncurl_starttransfer=%{time_starttransfer}\n", script_server_url(),
-		       (char *)NULL);
+		execlp("curl", "curl", "-N", "-s", "-H", "Content-Type: application/json", "-d",
+		       body, "-w", "\ncurl_starttransfer=%{time_starttransfer}\n",
+		       script_server_url(), (char *)NULL);
 		_exit(127);
 	}
 	close(out[1]);
@@ -288,7 +288,8 @@ int main(void)
 	}
 	snprintf(body_arg, sizeof(body_arg), "@%s/request.json", dir);
 	if (save_last_request(body_arg + 1) < 0) {
-		fprintf(stderr, "bench_llm: cannot read the agent's request back from the server\n");
+		fprintf(stderr,
+			"bench_llm: cannot read the agent's request back from the server\n");
 		return 1;
 	}
 	/* interleaved, so load on the machine hits both alike */
@@ -314,8 +315,8 @@ int main(void)
 	p99r = pct(all_ref, nr, 0.99);
 	to = pct(ttft_o, RUNS, 0.5);
 	tr = pct(ttft_r, RUNS, 0.5);
-	printf("    %zu tokens through the kiosk socket, %zu through curl -N, %d runs each\n", no, nr,
-	       RUNS);
+	printf("    %zu tokens through the kiosk socket, %zu through curl -N, %d runs each\n", no,
+	       nr, RUNS);
 	printf("    token latency from the server's send to the reader: ours p50 %llu ns p99 %llu "
 	       "ns; curl -N p50 %llu ns p99 %llu ns\n",
 	       (unsigned long long)p50o, (unsigned long long)p99o, (unsigned long long)p50r,

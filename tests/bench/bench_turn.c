@@ -92,8 +92,9 @@ int main(void)
 	       ROUNDS);
 	printf("bench turn.deterministic_p50 ours=%llu ref=1000000 unit=ns ratio=%.1f goal=none\n",
 	       (unsigned long long)p50, 1e6 / (double)p50);
-	printf("bench turn.deterministic_p99 ours=%llu ref=1000000 unit=ns ratio=%.1f goal>=1.00 %s\n",
-	       (unsigned long long)p99, 1e6 / (double)p99, p99 <= 1000000 ? "PASS" : "MISS");
+	printf(
+	    "bench turn.deterministic_p99 ours=%llu ref=1000000 unit=ns ratio=%.1f goal>=1.00 %s\n",
+	    (unsigned long long)p99, 1e6 / (double)p99, p99 <= 1000000 ? "PASS" : "MISS");
 	agent_free(a);
 	free(rep);
 	for (size_t i = 0; i < nmsgs; i++)
