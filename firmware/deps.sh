@@ -16,7 +16,7 @@ set -eu
 
 cd "$(dirname "$0")/.."
 
-PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
+PACKAGES="build-essential pkg-config clang clang-format libclang-rt-14-dev
 libgpiod-dev gpiod libbluetooth-dev libv4l-dev v4l-utils libsqlite3-dev sqlite3
 libcurl4-openssl-dev curl python3 libcjson-dev libpcre2-dev libdlib-dev libjpeg62-turbo-dev
 libck-dev libhyperscan-dev libsodium-dev nodejs npm"

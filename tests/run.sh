@@ -63,6 +63,19 @@ elif [ -f evals/main.c ]; then
 	echo "FAIL edgebox-eval: $evalbin was not built"
 	failed=$((failed + 1))
 fi
+# House style: the tree is formatted by .clang-format (`make format` fixes it).
+if ! command -v clang-format >/dev/null 2>&1; then
+	echo "FAIL format: clang-format is missing (make deps installs it)"
+	failed=$((failed + 1))
+elif make -s format-check >"$out" 2>&1; then
+	echo "ok   format: every source file is clang-formatted"
+	passed=$((passed + 1))
+else
+	grep -E '^[^ ].*: (error|warning): code should be clang-formatted' "$out" | cut -d: -f1 |
+		sort -u | sed 's/^/    /'
+	echo "FAIL format: the files above are not clang-formatted; run make format"
+	failed=$((failed + 1))
+fi
 rm -f "$out"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
