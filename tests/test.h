@@ -10,6 +10,23 @@
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * TEST_SANITIZED is 1 in a sanitizer build (make asan): gcc says so with
+ * __SANITIZE_*__, clang with __has_feature. Sanitizers make code ~20x slower
+ * and keep freed memory in quarantine, so loads and memory bounds that a
+ * test measures are scaled or left to the plain build.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TEST_SANITIZED 1
+#endif
+#endif
+#ifndef TEST_SANITIZED
+#define TEST_SANITIZED 0
+#endif
+
 typedef void (*test_fn)(void);
 
 void test_register(const char *name, test_fn fn);

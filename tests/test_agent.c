@@ -565,8 +565,11 @@ TEST(token_flood_ends_at_once_in_bounded_memory)
 	expect_fallback(&r, ms, "too_large", 0);
 	ASSERT_MSG(seen->replies.token_bytes < AGENT_REPLY_MAX, "%zu bytes streamed",
 		   seen->replies.token_bytes);
-	ASSERT_MSG(peak_rss_kb() - before < 8192, "peak RSS grew by %ld KB",
-		   peak_rss_kb() - before);
+	/* Under ASan freed buffers wait in quarantine: the bound is the plain
+	 * build's to check (ASan checks every access meanwhile). */
+	if (!TEST_SANITIZED)
+		ASSERT_MSG(peak_rss_kb() - before < 8192, "peak RSS grew by %ld KB",
+			   peak_rss_kb() - before);
 }
 
 TEST(model_that_never_stops_talking_ends_at_the_request_limit)

@@ -15,26 +15,15 @@
 
 /*
  * The threaded tests move tens of millions of items at -O2; sanitizers make
- * that ~20x slower, so they scale down (RING_TEST_DIVISOR overrides). gcc
- * says so with __SANITIZE_*__, clang with __has_feature.
+ * that ~20x slower, so they scale down (RING_TEST_DIVISOR overrides).
  */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define RING_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define RING_TEST_SANITIZED 1
-#endif
-#endif
-#ifndef RING_TEST_SANITIZED
-#define RING_TEST_SANITIZED 0
-#endif
 
 static uint64_t scaled(uint64_t n)
 {
 	const char *env = getenv("RING_TEST_DIVISOR");
 	uint64_t div = 1;
 
-#if RING_TEST_SANITIZED
+#if TEST_SANITIZED
 	div = 20;
 #endif
 	if (env && atoi(env) > 0)
