@@ -1,5 +1,7 @@
 #include "test.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -79,6 +81,35 @@ char *test_read_file(const char *path, size_t *ret_len)
 	if (ret_len)
 		*ret_len = n;
 	return buf;
+}
+
+int test_write_file(const char *path, const void *data, size_t len)
+{
+	const char *p = data;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		if (n == 0) { /* no progress and no errno: do not spin */
+			err = -EIO;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	return err;
 }
 
 const char *test_tmpdir(void)

@@ -92,6 +92,10 @@ int test_failed(void);
  * *ret_len (may be NULL); NULL when it cannot be read. */
 char *test_read_file(const char *path, size_t *ret_len);
 
+/* Writes len bytes of data as the whole file at path (created or truncated,
+ * mode 0644). 0 or -errno of open/write/close. Text: pass strlen(text). */
+int test_write_file(const char *path, const void *data, size_t len);
+
 /* A scratch folder for this binary, created on first use, removed at exit. */
 const char *test_tmpdir(void);
 

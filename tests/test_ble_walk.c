@@ -18,6 +18,7 @@
 #include "agent/ble_walk.h"
 #include "hal/btsnoop.h"
 #include "hal/hci.h"
+#include "tests/support/daemon.h"
 
 #define STORE_UUID "E2C56DB5-DFFB-48D2-B060-D0F5A71096E0"
 
@@ -52,16 +53,6 @@ static uint8_t *slurp(const char *path, size_t *len)
 	}
 	fclose(f);
 	return buf;
-}
-
-static void spit(const char *path, const void *p, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
-		perror(path);
-		abort();
-	}
 }
 
 static int parse(const char *text, struct ble_walk **w, struct ble_walk_error *err)
@@ -206,7 +197,7 @@ TEST(parse_limits)
 	/* Too big a file. */
 	memset(big, '#', BLE_WALK_FILE_MAX + 1);
 	ASSERT_EQ(ble_walk_parse("walk", big, BLE_WALK_FILE_MAX + 1, &w, &err), -EFBIG);
-	spit(tmp_path("big.walk"), big, BLE_WALK_FILE_MAX + 1);
+	ASSERT_EQ(test_write_file(tmp_path("big.walk"), big, BLE_WALK_FILE_MAX + 1), 0);
 	ASSERT_EQ(ble_walk_load(tmp_path("big.walk"), &w, &err), -EFBIG);
 	ASSERT_CONTAINS(err.msg, "big.walk");
 	free(big);
@@ -543,7 +534,7 @@ TEST(replay_errors)
 	 * the error names the byte offset. */
 	file = slurp("tests/fixtures/ble/walk_in.btsnoop", &len);
 	ASSERT(file);
-	spit(tmp_path("cut.btsnoop"), file, len / 2 + 7);
+	ASSERT_EQ(test_write_file(tmp_path("cut.btsnoop"), file, len / 2 + 7), 0);
 	free(file);
 	memset(s, 0, sizeof(*s));
 	rc = ble_walk_replay(tmp_path("cut.btsnoop"), NULL, collect, s, &st, &err);
@@ -619,10 +610,9 @@ static int run(const char *args, char **out, char **err)
 	size_t n;
 	int st;
 
-	if (!ctl[0]) {
-		const char *bin = getenv("EDGEBOX_BIN");
-
-		snprintf(ctl, sizeof(ctl), "%s/edgeboxctl", bin ? bin : "build/bin");
+	if (test_bin_path("edgeboxctl", ctl, sizeof(ctl)) < 0) {
+		*out = *err = NULL;
+		return -1;
 	}
 	snprintf(o, sizeof(o), "%s/out", test_tmpdir());
 	snprintf(e, sizeof(e), "%s/err", test_tmpdir());
@@ -664,6 +654,7 @@ static int count_lines(const char *s, const char *needle)
 
 TEST(cli_decode)
 {
+	static const char beacons[] = "[beacons]\nuuid = " STORE_UUID "\n";
 	char args[1024], *out, *err;
 	const char *conf = tmp_path("box.conf");
 	struct ble_replay_stats st;
@@ -673,8 +664,7 @@ TEST(cli_decode)
 	ASSERT_MSG(cli_ready(), "edgeboxctl lacks the ble group: ctl_ble must be listed in "
 				"firmware/edgeboxctl.c's command table");
 
-	spit(conf, "[beacons]\nuuid = " STORE_UUID "\n",
-	     strlen("[beacons]\nuuid = " STORE_UUID "\n"));
+	ASSERT_EQ(test_write_file(conf, beacons, strlen(beacons)), 0);
 	snprintf(args, sizeof(args), "ble decode tests/fixtures/ble/walk_in.btsnoop --config %s",
 		 conf);
 	ASSERT_EQ(run(args, &out, &err), 0);
@@ -736,6 +726,7 @@ TEST(cli_decode)
 
 TEST(cli_decode_errors)
 {
+	static const char near[] = "[beacons]\nkiosk_m = near\n";
 	char args[1024], *out, *err;
 	const char *conf = tmp_path("bad.conf");
 	uint8_t *file;
@@ -751,7 +742,7 @@ TEST(cli_decode_errors)
 
 	file = slurp("tests/fixtures/ble/walk_in.btsnoop", &len);
 	ASSERT(file);
-	spit(tmp_path("cut.btsnoop"), file, len - 3);
+	ASSERT_EQ(test_write_file(tmp_path("cut.btsnoop"), file, len - 3), 0);
 	free(file);
 	snprintf(args, sizeof(args), "ble decode %s", tmp_path("cut.btsnoop"));
 	ASSERT_EQ(run(args, &out, &err), 1);
@@ -760,7 +751,7 @@ TEST(cli_decode_errors)
 	free(out);
 	free(err);
 
-	spit(conf, "[beacons]\nkiosk_m = near\n", strlen("[beacons]\nkiosk_m = near\n"));
+	ASSERT_EQ(test_write_file(conf, near, strlen(near)), 0);
 	snprintf(args, sizeof(args), "ble decode tests/fixtures/ble/walk_in.btsnoop --config %s",
 		 conf);
 	ASSERT_EQ(run(args, &out, &err), 1);
@@ -849,7 +840,7 @@ TEST(cli_synth)
 	{
 		static const char bad[] = "[advertiser]\nkind = ibeacon\nmajor = x\n";
 
-		spit(tmp_path("bad.walk"), bad, strlen(bad));
+		ASSERT_EQ(test_write_file(tmp_path("bad.walk"), bad, strlen(bad)), 0);
 	}
 	snprintf(args, sizeof(args), "ble synth %s %s", tmp_path("bad.walk"),
 		 tmp_path("x.btsnoop"));

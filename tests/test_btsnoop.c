@@ -55,16 +55,6 @@ static uint8_t *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static void spit(const char *path, const void *p, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
-		perror(path);
-		abort();
-	}
-}
-
 static uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -310,12 +300,16 @@ static const uint8_t good_header[16] = { 'b', 't', 's', 'n', 'o', 'o', 'p', 0, 0
 					 0x00, 0x00, 0x07, 0xd1 };
 /* clang-format on */
 
+/* Writes the bytes as a file and opens it: btsnoop_reader_open's result, or
+ * test_write_file's error. */
 static int open_bytes(const char *name, const uint8_t *p, size_t n, struct btsnoop_reader **r,
 		      struct btsnoop_error *err)
 {
 	const char *path = tmp_path(name);
+	int rc = test_write_file(path, p, n);
 
-	spit(path, p, n);
+	if (rc < 0)
+		return rc;
 	return btsnoop_reader_open(path, r, err);
 }
 

@@ -38,18 +38,6 @@ static char *tmp_path(const char *name)
 	return p;
 }
 
-static int write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	size_t n;
-
-	if (!f)
-		return -1;
-	n = fwrite(data, 1, len, f);
-	fclose(f);
-	return n == len ? 0 : -1;
-}
-
 static void *read_all(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -84,7 +72,7 @@ static int write_ppm(const char *path, uint32_t w, uint32_t h, uint8_t fill)
 		return -1;
 	memcpy(buf, hdr, (size_t)hl);
 	memset(buf + hl, fill, n);
-	rc = write_file(path, buf, hl + n);
+	rc = test_write_file(path, buf, hl + n);
 	free(buf);
 	return rc;
 }
@@ -138,7 +126,7 @@ TEST(folder_replays_in_name_order_at_each_images_size)
 	ASSERT_EQ(write_ppm(tmp_path("seq/a.ppm"), 4, 4, 0xaa), 0);
 	ASSERT_EQ(write_ppm(tmp_path("seq/c.PPM"), 2, 5, 0xcc), 0);
 	ASSERT_EQ(write_ppm(tmp_path("seq/.hidden.ppm"), 1, 1, 0x11), 0);
-	ASSERT_EQ(write_file(tmp_path("seq/notes.txt"), "hello", 5), 0);
+	ASSERT_EQ(test_write_file(tmp_path("seq/notes.txt"), "hello", 5), 0);
 	ASSERT_EQ(mkdir(tmp_path("seq/d.ppm"), 0755), 0);
 
 	snprintf(conf, sizeof(conf), "path = %s\nspeed = 0\nloop = false\n", tmp_path("seq"));
@@ -342,7 +330,7 @@ TEST(y4m_loops_and_a_cut_frame_is_reported_once)
 	/* The fixture minus the last 100 bytes: frame 4 is cut short. */
 	y4m = read_all(CAMERA_FIXTURE_Y4M, &len);
 	ASSERT(y4m && len > 100);
-	ASSERT_EQ(write_file(tmp_path("cut.y4m"), y4m, len - 100), 0);
+	ASSERT_EQ(test_write_file(tmp_path("cut.y4m"), y4m, len - 100), 0);
 	free(y4m);
 
 	snprintf(conf, sizeof(conf), "path = %s\nspeed = 0\n", tmp_path("cut.y4m"));
@@ -372,7 +360,7 @@ TEST(y4m_loops_and_a_cut_frame_is_reported_once)
 					   "garbage!\nFRAME\nzzzzzzzz";
 		uint8_t first;
 
-		ASSERT_EQ(write_file(tmp_path("lost.y4m"), lost, sizeof(lost) - 1), 0);
+		ASSERT_EQ(test_write_file(tmp_path("lost.y4m"), lost, sizeof(lost) - 1), 0);
 		snprintf(conf, sizeof(conf), "path = %s\nspeed = 0\n", tmp_path("lost.y4m"));
 		ASSERT_EQ(open_replay(&dev, conf), 0);
 		ASSERT_EQ(camera_read(&dev, &f, 0), 1);
@@ -386,7 +374,7 @@ TEST(y4m_loops_and_a_cut_frame_is_reported_once)
 	}
 
 	/* A header and no frames: the end, not a spin. */
-	ASSERT_EQ(write_file(tmp_path("empty.y4m"), "YUV4MPEG2 W4 H2\n", 16), 0);
+	ASSERT_EQ(test_write_file(tmp_path("empty.y4m"), "YUV4MPEG2 W4 H2\n", 16), 0);
 	snprintf(conf, sizeof(conf), "path = %s\nspeed = 0\n", tmp_path("empty.y4m"));
 	ASSERT_EQ(open_replay(&dev, conf), 0);
 	ASSERT_EQ(camera_read(&dev, &f, 0), -ENODATA);
@@ -430,7 +418,7 @@ TEST(a_corrupt_image_fails_open_or_is_skipped_uncached)
 	/* Header intact, pixels cut off: only a full decode notices. */
 	jpg = read_all("tests/fixtures/camera/2008_001009.jpg", &len);
 	ASSERT(jpg);
-	ASSERT_EQ(write_file(tmp_path("bad/2.jpg"), jpg, len / 2), 0);
+	ASSERT_EQ(test_write_file(tmp_path("bad/2.jpg"), jpg, len / 2), 0);
 	free(jpg);
 
 	snprintf(conf, sizeof(conf), "path = %s\n", tmp_path("bad"));
@@ -451,7 +439,7 @@ TEST(a_corrupt_image_fails_open_or_is_skipped_uncached)
 	camera_close(&dev);
 
 	/* Garbage with an image name is caught at open even uncached. */
-	ASSERT_EQ(write_file(tmp_path("bad/0.ppm"), "P6 2 2 255\nxx", 13), 0);
+	ASSERT_EQ(test_write_file(tmp_path("bad/0.ppm"), "P6 2 2 255\nxx", 13), 0);
 	ASSERT_EQ(open_replay(&dev, conf), -EINVAL);
 	ASSERT_CONTAINS(dev.error, "bad/0.ppm: PPM is truncated");
 }
@@ -486,13 +474,13 @@ TEST(bad_paths_and_keys_are_clear_errors)
 	ASSERT_EQ(open_replay(&dev, conf), -ENOENT);
 	ASSERT_CONTAINS(dev.error, "no .jpg, .jpeg or .ppm images in");
 
-	ASSERT_EQ(write_file(tmp_path("bad.y4m"), "YUV4MPEG2 W4 H2 C422\n", 21), 0);
+	ASSERT_EQ(test_write_file(tmp_path("bad.y4m"), "YUV4MPEG2 W4 H2 C422\n", 21), 0);
 	snprintf(conf, sizeof(conf), "path = %s\n", tmp_path("bad.y4m"));
 	ASSERT_EQ(open_replay(&dev, conf), -ENOTSUP);
 	ASSERT_CONTAINS(dev.error, "camera: ");
 	ASSERT_CONTAINS(dev.error, "'C422' is not supported");
 
-	ASSERT_EQ(write_file(tmp_path("slow.y4m"), "YUV4MPEG2 W4 H2 F1:1000\n", 24), 0);
+	ASSERT_EQ(test_write_file(tmp_path("slow.y4m"), "YUV4MPEG2 W4 H2 F1:1000\n", 24), 0);
 	snprintf(conf, sizeof(conf), "path = %s\n", tmp_path("slow.y4m"));
 	ASSERT_EQ(open_replay(&dev, conf), -ERANGE);
 	ASSERT_CONTAINS(dev.error, "says 0.001 frames/s, outside 0.1..1000; set [camera] fps");

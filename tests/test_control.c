@@ -56,16 +56,6 @@ static void on_revoke(void *ctx, int64_t id)
 	b->revoked_id = id;
 }
 
-static int spit(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -1;
-	fputs(text, f);
-	return fclose(f);
-}
-
 /* A store with a customer, a session with turns, and audit rows of several kinds. */
 static int make_store(struct box *b)
 {
@@ -116,7 +106,8 @@ static int box_init(struct box *b, const char *name, unsigned mode, const char *
 			 "[camera]\ndriver = none\n[ble]\ndriver = none\n[gpio]\ndriver = none\n"
 			 "[watchdog]\ndriver = soft\n",
 			 b->db);
-		spit(b->cfg, text);
+		if (test_write_file(b->cfg, text, strlen(text)) < 0)
+			return -1;
 	}
 	control_params_default(&p);
 	snprintf(p.path, sizeof(p.path), "%s", b->sock);
@@ -593,7 +584,7 @@ TEST(create_refuses_what_it_must)
 	ASSERT(c == NULL);
 
 	snprintf(path, sizeof(path), "%s/plain-file", test_tmpdir());
-	spit(path, "x");
+	ASSERT_EQ(test_write_file(path, "x", 1), 0);
 	snprintf(p.path, sizeof(p.path), "%.100s", path);
 	ASSERT_EQ(control_create(&p, &c, err, sizeof(err)), -EEXIST);
 

@@ -19,6 +19,7 @@
 
 #include "firmware/control.h"
 #include "firmware/store.h"
+#include "tests/support/daemon.h"
 
 #define SEC 1000000000ull
 #define NAME "Zelda Quixote"
@@ -34,26 +35,15 @@ static uint64_t clock_fn(void *ctx)
 	return atomic_load(&fake_now);
 }
 
-static int spit(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -1;
-	fputs(text, f);
-	return fclose(f);
-}
-
 /* Runs edgeboxctl ARGS; stdout and stderr into *out and *err (caller frees). */
 static int run(const char *args, char **out, char **err)
 {
 	char cmd[4096], o[512], e[512];
 	int st;
 
-	if (!ctl[0]) {
-		const char *bin = getenv("EDGEBOX_BIN");
-
-		snprintf(ctl, sizeof(ctl), "%s/edgeboxctl", bin ? bin : "build/bin");
+	if (test_bin_path("edgeboxctl", ctl, sizeof(ctl)) < 0) {
+		*out = *err = NULL;
+		return -1;
 	}
 	snprintf(o, sizeof(o), "%s/out", test_tmpdir());
 	snprintf(e, sizeof(e), "%s/err", test_tmpdir());
@@ -145,7 +135,8 @@ static int box_init(struct box *b, const char *name, bool serve)
 		 "[camera]\ndriver = none\n[ble]\ndriver = none\n[gpio]\ndriver = none\n"
 		 "[watchdog]\ndriver = soft\n",
 		 b->status_file, b->db, b->sock);
-	spit(b->cfg, text);
+	if (test_write_file(b->cfg, text, strlen(text)) < 0)
+		return -1;
 	if (serve) {
 		struct control_params p;
 		char err[CONTROL_ERROR_MAX];
@@ -232,6 +223,10 @@ TEST(usage_errors_exit_2)
 
 TEST(status_through_the_socket_the_file_and_without_daemon)
 {
+	static const char stopped[] = "{\"pid\":1,\"daemon\":\"stopped\",\"healthy\":false,"
+				      "\"stages\":[]}\n";
+	static const char running[] = "{\"pid\":1,\"daemon\":\"running\",\"healthy\":true,"
+				      "\"stages\":[]}\n";
 	char args[1024], *out, *err;
 	struct box b;
 	cJSON *j;
@@ -263,7 +258,7 @@ TEST(status_through_the_socket_the_file_and_without_daemon)
 	free(err);
 
 	/* --status-file alone: that file, even though a daemon answers on the socket */
-	spit(b.status_file, "{\"pid\":1,\"daemon\":\"stopped\",\"healthy\":false,\"stages\":[]}\n");
+	ASSERT_EQ(test_write_file(b.status_file, stopped, strlen(stopped)), 0);
 	snprintf(args, sizeof(args), "status --status-file %s", b.status_file);
 	ASSERT_EQ(run(args, &out, &err), 3);
 	ASSERT_CONTAINS(err, "has stopped");
@@ -285,7 +280,7 @@ TEST(status_through_the_socket_the_file_and_without_daemon)
 	control_free(b.c);
 
 	/* no socket: the status file, with a note; no file either: exit 3 */
-	spit(b.status_file, "{\"pid\":1,\"daemon\":\"running\",\"healthy\":true,\"stages\":[]}\n");
+	ASSERT_EQ(test_write_file(b.status_file, running, strlen(running)), 0);
 	snprintf(args, sizeof(args), "status --config %s", b.cfg);
 	ASSERT_EQ(run(args, &out, &err), 0);
 	ASSERT_CONTAINS(err, "showing");
@@ -427,8 +422,8 @@ TEST(config_check_and_show)
 		    "skills = %s/skills/manifest.conf\ncatalog = %s/catalog\n",
 		    cwd, cwd, cwd, cwd, cwd);
 		snprintf(text, sizeof(text), "%s%s", cur, agent);
-		spit(b.cfg, text);
 		free(cur);
+		ASSERT_EQ(test_write_file(b.cfg, text, strlen(text)), 0);
 		ASSERT_EQ(run(args, &out, &err), 0);
 		ASSERT_CONTAINS(out, "valid");
 		free(out);
@@ -436,7 +431,7 @@ TEST(config_check_and_show)
 
 		snprintf(bad, sizeof(bad), "%s/bad.conf", b.dir);
 		snprintf(text, sizeof(text), "[daemon]\ntick_ms = 100\ntikc_ms = 5\n%s", agent);
-		spit(bad, text);
+		ASSERT_EQ(test_write_file(bad, text, strlen(text)), 0);
 	}
 	snprintf(args, sizeof(args), "config check %s", bad);
 	ASSERT_EQ(run(args, &out, &err), 1);
@@ -542,6 +537,7 @@ static int bundle_clean(const char *dir, const char *tgz, char *why, size_t len)
 
 TEST(bundle_has_everything_and_no_customer_data)
 {
+	static const char stopped[] = "{\"daemon\":\"stopped\",\"healthy\":false,\"stages\":[]}";
 	char args[1400], tgz[600], why[256], p[700], *out, *err, *audit, *man;
 	struct box b;
 
@@ -574,7 +570,7 @@ TEST(bundle_has_everything_and_no_customer_data)
 
 	/* the daemon stopped: gathered directly, still clean; the manifest says
 	 * what is missing */
-	spit(b.status_file, "{\"daemon\":\"stopped\",\"healthy\":false,\"stages\":[]}");
+	ASSERT_EQ(test_write_file(b.status_file, stopped, strlen(stopped)), 0);
 	snprintf(args, sizeof(args), "bundle -o %s --config %s", tgz, b.cfg);
 	ASSERT_EQ(run(args, &out, &err), 0);
 	free(out);

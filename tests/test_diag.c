@@ -32,16 +32,6 @@ static const char *mkdirp(const char *name)
 	return dir;
 }
 
-static int spit(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -1;
-	fputs(text, f);
-	return fclose(f);
-}
-
 /* The agent's files are in the repository, not beside a test config. */
 static const char *agent_section(void)
 {
@@ -59,15 +49,19 @@ static const char *agent_section(void)
 	return buf;
 }
 
-/* A config in dir: its text is body; writes dir/box.conf and returns its path. */
+/* A config in dir: its text is body; writes dir/box.conf and returns its path
+ * (a failed write fails the current test). */
 static const char *config(const char *d, const char *body)
 {
 	static char path[600];
 	char text[8192];
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/box.conf", d);
 	snprintf(text, sizeof(text), "%s\n[store]\npath = %s/edgebox.db\n", body, d);
-	spit(path, text);
+	rc = test_write_file(path, text, strlen(text));
+	if (rc < 0)
+		test_fail(__FILE__, __LINE__, "cannot write %s: %s", path, strerror(-rc));
 	return path;
 }
 
@@ -121,9 +115,9 @@ TEST(wrong_model_checksum_fails)
 	struct diag *dg;
 
 	snprintf(p, sizeof(p), "%s/%s", d, DIAG_MODEL_LANDMARKS);
-	spit(p, "not a model");
+	ASSERT_EQ(test_write_file(p, "not a model", 11), 0);
 	snprintf(p, sizeof(p), "%s/%s", d, DIAG_MODEL_EMBEDDER);
-	spit(p, "not a model either");
+	ASSERT_EQ(test_write_file(p, "not a model either", 18), 0);
 	snprintf(body, sizeof(body), "[camera]\ndriver = replay\npath = %s\n[faces]\nmodels = %s\n",
 		 d, d);
 	dg = open_diag(config(d, body), NULL);
@@ -185,6 +179,9 @@ static int make_store(const char *path)
 
 TEST(database_ok_missing_and_corrupt)
 {
+	static const char not_sqlite[] =
+	    "this is not an SQLite file, just text long enough to be read as a header......"
+	    "..................................................................................";
 	const char *d = mkdirp("db");
 	char db[600], *cfg;
 	struct diag_check c;
@@ -230,9 +227,7 @@ TEST(database_ok_missing_and_corrupt)
 	diag_free(dg);
 
 	/* not a database at all */
-	spit(db,
-	     "this is not an SQLite file, just text long enough to be read as a header......"
-	     "..................................................................................");
+	ASSERT_EQ(test_write_file(db, not_sqlite, strlen(not_sqlite)), 0);
 	dg = open_diag(cfg, NULL);
 	diag_check_database(dg, &c);
 	ASSERT_EQ(c.result, DIAG_FAIL);
@@ -313,14 +308,14 @@ TEST(ble_adapter_from_sysfs)
 	snprintf(p, sizeof(p), "mkdir -p %s/class/bluetooth/hci0/rfkill3", sysfs);
 	ASSERT_EQ(system(p), 0);
 	snprintf(p, sizeof(p), "%s/class/bluetooth/hci0/rfkill3/soft", sysfs);
-	spit(p, "1\n");
+	ASSERT_EQ(test_write_file(p, "1\n", 2), 0);
 	ASSERT_EQ(diag_new(&env, &dg), 0);
 	diag_check_ble(dg, &c);
 	ASSERT_EQ(c.result, DIAG_FAIL);
 	ASSERT_CONTAINS(c.fix, "rfkill unblock");
 	diag_free(dg);
 
-	spit(p, "0\n");
+	ASSERT_EQ(test_write_file(p, "0\n", 2), 0);
 	ASSERT_EQ(diag_new(&env, &dg), 0);
 	diag_check_ble(dg, &c);
 	ASSERT_EQ(c.result, DIAG_PASS);
@@ -337,7 +332,7 @@ TEST(camera_watchdog_gpio_device_nodes)
 	struct diag *dg;
 
 	snprintf(file, sizeof(file), "%s/plain", d);
-	spit(file, "x");
+	ASSERT_EQ(test_write_file(file, "x", 1), 0);
 	snprintf(
 	    body, sizeof(body),
 	    "[camera]\ndriver = v4l2\ndevice = %s\n[watchdog]\ndriver = dev\ndevice = %s/none\n"
@@ -679,8 +674,9 @@ TEST(config_check_accepts_the_shipped_configs)
 
 		snprintf(path, sizeof(path), "%s/edgebox.conf", d);
 		sprintf(copy, "%s\n[control]\ngroup =\n", text);
-		spit(path, copy);
+		rc = test_write_file(path, copy, strlen(copy));
 		free(copy);
+		ASSERT_EQ(rc, 0);
 		rc = diag_config_check(path, NULL, msg, sizeof(msg));
 		/* the copy sits elsewhere: its relative agent paths point nowhere */
 		if (rc < 0 && strstr(msg, "[agent]") == NULL && strstr(msg, "scope_rules") == NULL)
@@ -730,19 +726,21 @@ TEST(config_check_names_file_line_and_key)
 
 TEST(config_check_runs_edgeboxd_when_given)
 {
+	static const char refuses[] =
+	    "#!/bin/sh\necho \"edgeboxd: $3:3: [x] y: refused by the daemon\" >&2\nexit 2\n";
+	static const char agrees[] = "#!/bin/sh\necho ok\nexit 0\n";
 	const char *d = mkdirp("cfgdaemon");
 	char msg[DIAG_DETAIL_MAX], fake[600], body[4096];
 
 	/* a stand-in edgeboxd that refuses with a message, to see it is run and heard */
 	snprintf(fake, sizeof(fake), "%s/edgeboxd", d);
-	spit(fake,
-	     "#!/bin/sh\necho \"edgeboxd: $3:3: [x] y: refused by the daemon\" >&2\nexit 2\n");
+	ASSERT_EQ(test_write_file(fake, refuses, strlen(refuses)), 0);
 	chmod(fake, 0755);
 	snprintf(body, sizeof(body), "%s", agent_section());
 	ASSERT_EQ(diag_config_check(config(d, body), fake, msg, sizeof(msg)), -EINVAL);
 	ASSERT_CONTAINS(msg, "refused by the daemon");
 	ASSERT_CONTAINS(msg, "box.conf:3");
-	spit(fake, "#!/bin/sh\necho ok\nexit 0\n");
+	ASSERT_EQ(test_write_file(fake, agrees, strlen(agrees)), 0);
 	ASSERT_EQ(diag_config_check(config(d, body), fake, msg, sizeof(msg)), 0);
 	ASSERT_CONTAINS(msg, "agrees");
 }
@@ -760,7 +758,7 @@ TEST(diag_run_counts_fails_and_json_round_trips)
 		char p[600];
 
 		snprintf(p, sizeof(p), "%s/broken.conf", d);
-		spit(p, "[daemon\n");
+		ASSERT_EQ(test_write_file(p, "[daemon\n", 8), 0);
 		dg = open_diag(p, NULL);
 	}
 	ASSERT(dg);

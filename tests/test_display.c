@@ -26,6 +26,7 @@
 #include "firmware/config.h"
 #include "firmware/display.h"
 #include "hal/time.h"
+#include "tests/support/daemon.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -1406,23 +1407,14 @@ TEST(config_errors_name_file_line_and_key)
 
 /* ---- the consoles (the built edgeboxctl) ---------------------------------- */
 
-static char ctl_path[512];
-
-static const char *ctl(void)
-{
-	const char *bin = getenv("EDGEBOX_BIN");
-
-	snprintf(ctl_path, sizeof(ctl_path), "%s/edgeboxctl", bin ? bin : "build/bin");
-	return ctl_path;
-}
-
 /* Starts edgeboxctl with args; its stdin is *ret_in (a pipe), out/err go to files. */
 static pid_t start_ctl(const char *const *args, int *ret_in, const char *out, const char *errf)
 {
+	char ctl[512];
 	int pfd[2];
 	pid_t pid;
 
-	if (pipe(pfd) < 0)
+	if (test_bin_path("edgeboxctl", ctl, sizeof(ctl)) < 0 || pipe(pfd) < 0)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
@@ -1437,7 +1429,7 @@ static pid_t start_ctl(const char *const *args, int *ret_in, const char *out, co
 		dup2(o, 1);
 		dup2(e, 2);
 		close(pfd[1]);
-		execv(ctl(), (char *const *)argv);
+		execv(ctl, (char *const *)argv);
 		_exit(127);
 	}
 	close(pfd[0]);

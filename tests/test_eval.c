@@ -25,20 +25,11 @@
 
 #include "evals/eval.h"
 #include "evals/tune.h"
+#include "tests/support/daemon.h"
 
 #define FIX "tests/fixtures/evals"
 
 /* ---- helpers --------------------------------------------------------------- */
-
-static void spit(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
 
 static const char *tmp_path(const char *name)
 {
@@ -135,9 +126,12 @@ static int load_one(const char *path, char *err, size_t len)
 static int load_text(const char *suite, const char *text, char *err, size_t len)
 {
 	char name[128];
+	int rc;
 
 	snprintf(name, sizeof(name), "%s.json", suite);
-	spit(tmp_path(name), text);
+	rc = test_write_file(tmp_path(name), text, strlen(text));
+	if (rc < 0)
+		return rc;
 	return load_one(tmp_path(name), err, len);
 }
 
@@ -275,7 +269,7 @@ TEST(reply_checks_on_the_offline_responder)
 	int rc;
 
 	ASSERT(dir);
-	spit(tmp_path("replies/replies.json"), text);
+	ASSERT_EQ(test_write_file(tmp_path("replies/replies.json"), text, strlen(text)), 0);
 	rc = cli(&out, &err, "--scenarios", dir, "--quiet", "--json", tmp_path("replies.json"),
 		 NULL);
 	ASSERT_MSG(rc == 0, "exit %d: %s %s", rc, out, err); /* reply checks never gate */
@@ -509,16 +503,18 @@ TEST(limits_are_errors_not_truncation)
 
 TEST(ids_are_unique_across_suites)
 {
+	static const char a[] = "{\"suite\": \"a\", \"scenarios\": [{\"id\": \"same\", "
+				"\"title\": \"t\", \"turns\": [{\"say\": \"hi\"}]}]}";
+	static const char b[] = "{\"suite\": \"b\", \"scenarios\": [{\"id\": \"same\", "
+				"\"title\": \"t\", \"turns\": [{\"say\": \"hi\"}]}]}";
 	struct agent_paths p = {.base = "."};
 	struct eval_set *set;
 	char err[EVAL_ERROR_MAX];
 	const char *dir = tmp_folder("dups");
 
 	ASSERT(dir);
-	spit(tmp_path("dups/a.json"), "{\"suite\": \"a\", \"scenarios\": [{\"id\": \"same\", "
-				      "\"title\": \"t\", \"turns\": [{\"say\": \"hi\"}]}]}");
-	spit(tmp_path("dups/b.json"), "{\"suite\": \"b\", \"scenarios\": [{\"id\": \"same\", "
-				      "\"title\": \"t\", \"turns\": [{\"say\": \"hi\"}]}]}");
+	ASSERT_EQ(test_write_file(tmp_path("dups/a.json"), a, strlen(a)), 0);
+	ASSERT_EQ(test_write_file(tmp_path("dups/b.json"), b, strlen(b)), 0);
 	ASSERT_EQ(eval_set_new(&p, &set, err, sizeof(err)), 0);
 	ASSERT_EQ(eval_set_add_dir(set, dir, err, sizeof(err)), -EINVAL);
 	ASSERT_CONTAINS(err, "dups/b.json: scenario 'same': id: already used in ");
@@ -760,17 +756,18 @@ static char *first_reply(const char *path, int i)
 
 TEST(day_pins_promotions)
 {
+	static const char promo[] =
+	    "{\"suite\": \"promo\", \"scenarios\": ["
+	    "{\"id\": \"p.default\", \"title\": \"t\", \"turns\": [{\"say\": \"what "
+	    "promotions are on right now?\"}]},"
+	    "{\"id\": \"p.pinned\", \"title\": \"t\", \"day\": \"2026-09-15\", \"turns\": "
+	    "[{\"say\": \"what promotions are on right now?\"}]}]}";
 	char *out, *err;
 	char dir[512];
 
 	ASSERT(tmp_folder("promo"));
 	snprintf(dir, sizeof(dir), "%s", tmp_path("promo"));
-	spit(tmp_path("promo/promo.json"),
-	     "{\"suite\": \"promo\", \"scenarios\": ["
-	     "{\"id\": \"p.default\", \"title\": \"t\", \"turns\": [{\"say\": \"what "
-	     "promotions are on right now?\"}]},"
-	     "{\"id\": \"p.pinned\", \"title\": \"t\", \"day\": \"2026-09-15\", \"turns\": "
-	     "[{\"say\": \"what promotions are on right now?\"}]}]}");
+	ASSERT_EQ(test_write_file(tmp_path("promo/promo.json"), promo, strlen(promo)), 0);
 	/* 2026-11-21 (the default) has promotions running, 2026-09-15 none: the
 	 * answer differs between the days, and a pinned day ignores --day */
 	ASSERT_EQ(
@@ -807,8 +804,27 @@ TEST(day_pins_promotions)
 
 /* ---- a fake skill set: base folder with the real config and catalog ------------ */
 
+/* The skill the tuner works on, as the fake base has it. */
+static const char tuned_skill[] = "# Tuned\n"
+				  "Ask the customer one question about their household.\n"
+				  "Talk about the weather at length.\n";
+
 static const char *fake_base(void)
 {
+	static const struct {
+		const char *name, *text;
+	} files[] = {
+	    {"base/skills/manifest.conf",
+	     "[limits]\nmin = 1\nmax = 4\n\n[skills]\ncore = core\ntuned = 50\ncalm = recovery\n\n"
+	     "[no_signal]\nadd = tuned\n[signal.product_interest]\nadd = tuned\n"
+	     "[signal.objection]\nadd = tuned\n[signal.comparison]\nadd = tuned\n"
+	     "[signal.closing]\nadd = tuned\n[signal.small_talk]\nadd = tuned\n"
+	     "[signal.scope_boundary]\nadd = tuned\n\n[service_recovery]\nskill = calm\n"
+	     "trigger = complaint\n"},
+	    {"base/skills/core.md", "# Core\nBe kind and brief with every customer.\n"},
+	    {"base/skills/tuned.md", tuned_skill},
+	    {"base/skills/calm.md", "# Calm\nApologise once and fetch a colleague.\n"},
+	};
 	static char base[512];
 	char cwd[400], cmd[3000];
 
@@ -821,36 +837,35 @@ static const char *fake_base(void)
 		 base, cwd, base, cwd, base);
 	if (system(cmd) != 0)
 		return NULL;
-	spit(tmp_path("base/skills/manifest.conf"),
-	     "[limits]\nmin = 1\nmax = 4\n\n[skills]\ncore = core\ntuned = 50\ncalm = recovery\n\n"
-	     "[no_signal]\nadd = tuned\n[signal.product_interest]\nadd = tuned\n"
-	     "[signal.objection]\nadd = tuned\n[signal.comparison]\nadd = tuned\n"
-	     "[signal.closing]\nadd = tuned\n[signal.small_talk]\nadd = tuned\n"
-	     "[signal.scope_boundary]\nadd = tuned\n\n[service_recovery]\nskill = calm\n"
-	     "trigger = complaint\n");
-	spit(tmp_path("base/skills/core.md"), "# Core\nBe kind and brief with every customer.\n");
-	spit(tmp_path("base/skills/tuned.md"),
-	     "# Tuned\n"
-	     "Ask the customer one question about their household.\n"
-	     "Talk about the weather at length.\n");
-	spit(tmp_path("base/skills/calm.md"), "# Calm\nApologise once and fetch a colleague.\n");
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		const char *text = files[i].text;
+
+		if (test_write_file(tmp_path(files[i].name), text, strlen(text)) < 0)
+			return NULL;
+	}
 	return base;
 }
 
-static void fake_scenarios(bool with_weather)
+/* The fake base's scenarios: 0 or -errno. */
+static int fake_scenarios(bool with_weather)
 {
+	static const char asking[] =
+	    "{\"suite\": \"asking\", \"scenarios\": ["
+	    "{\"id\": \"ask.hi\", \"title\": \"t\", \"turns\": [{\"say\": \"hi there\", "
+	    "\"expect\": {\"escalated\": false}, \"reply\": {\"question\": true}}]},"
+	    "{\"id\": \"ask.hello\", \"title\": \"t\", \"turns\": [{\"say\": \"hello\", "
+	    "\"reply\": {\"question\": true}}]}]}";
+	static const char weather[] =
+	    "{\"suite\": \"weather\", \"scenarios\": ["
+	    "{\"id\": \"weather.chat\", \"title\": \"t\", \"turns\": [{\"say\": \"good "
+	    "morning\", \"reply\": {\"must\": [\"(?i)weather\"]}}]}]}";
+	int rc;
+
 	tmp_folder("base/scen");
-	spit(tmp_path("base/scen/asking.json"),
-	     "{\"suite\": \"asking\", \"scenarios\": ["
-	     "{\"id\": \"ask.hi\", \"title\": \"t\", \"turns\": [{\"say\": \"hi there\", "
-	     "\"expect\": {\"escalated\": false}, \"reply\": {\"question\": true}}]},"
-	     "{\"id\": \"ask.hello\", \"title\": \"t\", \"turns\": [{\"say\": \"hello\", "
-	     "\"reply\": {\"question\": true}}]}]}");
-	if (with_weather)
-		spit(tmp_path("base/scen/weather.json"),
-		     "{\"suite\": \"weather\", \"scenarios\": ["
-		     "{\"id\": \"weather.chat\", \"title\": \"t\", \"turns\": [{\"say\": \"good "
-		     "morning\", \"reply\": {\"must\": [\"(?i)weather\"]}}]}]}");
+	rc = test_write_file(tmp_path("base/scen/asking.json"), asking, strlen(asking));
+	if (rc < 0 || !with_weather)
+		return rc;
+	return test_write_file(tmp_path("base/scen/weather.json"), weather, strlen(weather));
 }
 
 TEST(gate_prompt_fails_when_a_discovery_turn_loads_everything)
@@ -861,7 +876,7 @@ TEST(gate_prompt_fails_when_a_discovery_turn_loads_everything)
 	int rc;
 
 	ASSERT(base);
-	fake_scenarios(false);
+	ASSERT_EQ(fake_scenarios(false), 0);
 	snprintf(scen, sizeof(scen), "%s/scen", base);
 	/* core + tuned of core + tuned + calm: far over 55% */
 	rc = cli(&out, &err, "--base", base, "--scenarios", scen, "--deterministic-only",
@@ -901,7 +916,11 @@ static int tune_with(const char *llm_url, bool weather, bool apply, const char *
 
 	if (!base)
 		return -EIO;
-	fake_scenarios(weather);
+	rc = fake_scenarios(weather);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot write the scenarios: %s", strerror(-rc));
+		return rc;
+	}
 	snprintf(scen, sizeof(scen), "%s/scen", base);
 	snprintf(manifest, sizeof(manifest), "%s/skills/manifest.conf", base);
 	o.paths.base = base;
@@ -1113,40 +1132,41 @@ static char *checks_of(const char *path, int turn)
 
 TEST(reply_checks_on_exact_words)
 {
+	static const char echo[] =
+	    "{\"suite\": \"echo\", \"scenarios\": [{\"id\": \"e.words\", \"title\": \"t\", "
+	    "\"turns\": ["
+	    /* 0: the math, a question, and selling ($40 is the catalog's price: the
+		figure check keeps it) */
+	    "{\"say\": \"say back: Against Crestel, TV Family Plus at $40 a month works out "
+	    "less. Want the full breakdown?\", \"reply\": {\"comparison_math\": "
+	    "true, \"question\": true, \"no_selling\": true, \"must\": [\"(?i)crestel\"], "
+	    "\"must_not\": [\"(?i)cheapest ever\"]}},"
+	    /* 1: a price without a difference is no comparison math; a ? mid-word is no
+		question */
+	    "{\"say\": \"say back: TV Family Plus is $40 a month. See "
+	    "www.x.com/?a=1 for details\", \"reply\": {\"comparison_math\": true, "
+	    "\"question\": true}},"
+	    /* 2: no selling, and the offer words */
+	    "{\"say\": \"say back: I'm sorry, that should not have happened. A colleague is "
+	    "coming over now.\", \"reply\": {\"no_selling\": true, \"question\": true}},"
+	    "{\"say\": \"say back: There is a discount on that this week.\", \"reply\": "
+	    "{\"no_selling\": true}},"
+	    "{\"say\": \"say back: That plan is $40 a month.\", \"reply\": {\"no_selling\": "
+	    "true}},"
+	    /* 5: characters, not bytes */
+	    "{\"say\": \"say back: Caf\u00e9 \u2615 ok\", \"reply\": {\"max_chars\": 9}},"
+	    "{\"say\": \"say back: Caf\u00e9 \u2615 ok\", \"reply\": {\"max_chars\": 8}},"
+	    /* 7: a figure the catalog does not have */
+	    "{\"say\": \"say back: TV Family Plus is only $3 a month.\", \"reply\": "
+	    "{\"figures_from_catalog\": true}}"
+	    "]}]}";
 	char *out, *err, *c, url[128], dir[512];
 	int rc;
 
 	ASSERT(llm_start(url, sizeof(url)) == 0);
 	ASSERT(tmp_folder("echo"));
 	snprintf(dir, sizeof(dir), "%s", tmp_path("echo"));
-	spit(tmp_path("echo/echo.json"),
-	     "{\"suite\": \"echo\", \"scenarios\": [{\"id\": \"e.words\", \"title\": \"t\", "
-	     "\"turns\": ["
-	     /* 0: the math, a question, and selling ($40 is the catalog's price: the
-		figure check keeps it) */
-	     "{\"say\": \"say back: Against Crestel, TV Family Plus at $40 a month works out "
-	     "less. Want the full breakdown?\", \"reply\": {\"comparison_math\": "
-	     "true, \"question\": true, \"no_selling\": true, \"must\": [\"(?i)crestel\"], "
-	     "\"must_not\": [\"(?i)cheapest ever\"]}},"
-	     /* 1: a price without a difference is no comparison math; a ? mid-word is no
-		question */
-	     "{\"say\": \"say back: TV Family Plus is $40 a month. See "
-	     "www.x.com/?a=1 for details\", \"reply\": {\"comparison_math\": true, "
-	     "\"question\": true}},"
-	     /* 2: no selling, and the offer words */
-	     "{\"say\": \"say back: I'm sorry, that should not have happened. A colleague is "
-	     "coming over now.\", \"reply\": {\"no_selling\": true, \"question\": true}},"
-	     "{\"say\": \"say back: There is a discount on that this week.\", \"reply\": "
-	     "{\"no_selling\": true}},"
-	     "{\"say\": \"say back: That plan is $40 a month.\", \"reply\": {\"no_selling\": "
-	     "true}},"
-	     /* 5: characters, not bytes */
-	     "{\"say\": \"say back: Caf\u00e9 \u2615 ok\", \"reply\": {\"max_chars\": 9}},"
-	     "{\"say\": \"say back: Caf\u00e9 \u2615 ok\", \"reply\": {\"max_chars\": 8}},"
-	     /* 7: a figure the catalog does not have */
-	     "{\"say\": \"say back: TV Family Plus is only $3 a month.\", \"reply\": "
-	     "{\"figures_from_catalog\": true}}"
-	     "]}]}");
+	ASSERT_EQ(test_write_file(tmp_path("echo/echo.json"), echo, strlen(echo)), 0);
 	rc = cli(&out, &err, "--scenarios", dir, "--llm", url, "--quiet", "--json",
 		 tmp_path("echo.json"), NULL);
 	ASSERT_MSG(rc == 0, "exit %d: %s %s", rc, out, err);
@@ -1300,18 +1320,17 @@ TEST(tuner_drops_an_improvement_that_regresses_a_suite)
 
 TEST(tuner_tries_person_written_variants_first)
 {
+	static const char shorter[] =
+	    "# Tuned\nAsk the customer one question about their household, then listen.\n";
 	struct eval_tune *t = NULL;
 	struct eval_tune_variant v;
 	char err[EVAL_ERROR_MAX], url[128], vdir[512];
 
 	ASSERT(tmp_folder("variants") && llm_start(url, sizeof(url)) == 0);
 	snprintf(vdir, sizeof(vdir), "%s", tmp_path("variants"));
-	spit(tmp_path("variants/a-shorter.md"),
-	     "# Tuned\nAsk the customer one question about their household, then listen.\n");
-	spit(tmp_path("variants/b-same.md"),
-	     "# Tuned\n"
-	     "Ask the customer one question about their household.\n"
-	     "Talk about the weather at length.\n");
+	ASSERT_EQ(test_write_file(tmp_path("variants/a-shorter.md"), shorter, strlen(shorter)), 0);
+	ASSERT_EQ(test_write_file(tmp_path("variants/b-same.md"), tuned_skill, strlen(tuned_skill)),
+		  0);
 	ASSERT_MSG(tune_with(url, false, false, vdir, &t, err, sizeof(err)) == 0, "%s", err);
 	ASSERT_EQ(eval_tune_at(t, 1, &v), 0);
 	ASSERT_CONTAINS(v.what, "written by a person: ");
@@ -1352,7 +1371,7 @@ TEST(tune_from_the_command_line)
 	int rc;
 
 	ASSERT(base);
-	fake_scenarios(false);
+	ASSERT_EQ(fake_scenarios(false), 0);
 	snprintf(scen, sizeof(scen), "%s/scen", base);
 	rc = cli(&out, &err, "--base", base, "--scenarios", scen, "--tune", "tuned", "--report",
 		 tmp_path("cli-tune.md"), "--tune-max", "2", NULL);
@@ -1372,7 +1391,7 @@ TEST(tune_from_the_command_line)
 
 TEST(binary_runs_as_make_test_would)
 {
-	const char *bin = getenv("EDGEBOX_BIN") ? getenv("EDGEBOX_BIN") : "build/bin";
+	const char *bin = test_bin_dir();
 	char cmd[600], line[512], last[512] = "";
 	FILE *p;
 	int st;

@@ -32,6 +32,7 @@
 #include "agent/face_track.h"
 #include "hal/image.h"
 #include "test.h"
+#include "tests/support/daemon.h"
 
 #define DATA "tests/data/faces"
 #define MODELS "models"
@@ -728,15 +729,13 @@ TEST(bad_params_refused)
 /* Runs edgeboxctl with args; stdout into out, stderr into err; exit status. */
 static int ctl(const char *args, char *out, size_t outlen, char *err, size_t errlen)
 {
-	const char *bin = getenv("EDGEBOX_BIN");
 	char cmd[2048], errpath[600];
 	size_t n;
 	FILE *p, *e;
 	int st;
 
 	snprintf(errpath, sizeof(errpath), "%s/ctl.err", test_tmpdir());
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl face %s 2>%s", bin ? bin : "build/bin", args,
-		 errpath);
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl face %s 2>%s", test_bin_dir(), args, errpath);
 	p = popen(cmd, "r");
 	if (!p)
 		return -1;

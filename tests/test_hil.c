@@ -32,13 +32,7 @@
 #include <unistd.h>
 
 #include "firmware/hil.h"
-
-static const char *bin_dir(void)
-{
-	const char *b = getenv("EDGEBOX_BIN");
-
-	return b && *b ? b : "build/bin";
-}
+#include "tests/support/daemon.h"
 
 static char *slurp(const char *path)
 {
@@ -55,16 +49,6 @@ static char *slurp(const char *path)
 	}
 	fclose(f);
 	return buf;
-}
-
-static void spit(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
 }
 
 /* Runs a shell command; its output (stdout and stderr) in out, its exit status returned. */
@@ -134,7 +118,7 @@ static void job_start(struct job *j, const char *scenario, const char *tag)
 		struct hil_scenario *s;
 		struct hil_report *r;
 		struct hil_error err;
-		struct hil_options o = {.bin_dir = bin_dir()};
+		struct hil_options o = {.bin_dir = test_bin_dir()};
 		FILE *f = fopen(j->summary, "w");
 
 		if (!f)
@@ -217,23 +201,31 @@ TEST(every_shipped_scenario_passes_against_edgeboxd_on_replay_drivers)
 	globfree(&g);
 }
 
-/* Text of a shipped scenario with one substitution. */
-static void derive(const char *from, const char *to, const char *a, const char *b)
+/* Text of a shipped scenario with one substitution, written to to: 0, -ENOENT
+ * (from cannot be read), -EINVAL (a is not in it), -ENOMEM, or -errno of the
+ * write. */
+static int derive(const char *from, const char *to, const char *a, const char *b)
 {
 	char *text = slurp(from), *p, *out;
+	int rc;
 
 	if (!text)
-		return;
+		return -ENOENT;
 	p = strstr(text, a);
 	out = calloc(1, strlen(text) + strlen(b) + 1);
-	if (p && out) {
+	if (!p) {
+		rc = -EINVAL;
+	} else if (!out) {
+		rc = -ENOMEM;
+	} else {
 		memcpy(out, text, (size_t)(p - text));
 		strcat(out, b);
 		strcat(out, p + strlen(a));
-		spit(to, out);
+		rc = test_write_file(to, out, strlen(out));
 	}
 	free(out);
 	free(text);
+	return rc;
 }
 
 TEST(scenarios_that_must_fail_fail_with_what_was_expected_what_came_and_the_log)
@@ -243,17 +235,21 @@ TEST(scenarios_that_must_fail_fail_with_what_was_expected_what_came_and_the_log)
 
 	/* a staff message type expected on the kiosk: the greeting comes instead */
 	snprintf(wrong, sizeof(wrong), "%s/wrong_type.json", test_tmpdir());
-	derive("tests/hil/handoff.json", wrong,
-	       "{\"expect\": {\"socket\": \"kiosk\", \"type\": \"greeting\", \"within_ms\": 6000}}",
-	       "{\"expect\": {\"socket\": \"kiosk\", \"type\": \"visitor_arrived\", \"within_ms\": "
-	       "4000}}");
+	ASSERT_EQ(derive("tests/hil/handoff.json", wrong,
+			 "{\"expect\": {\"socket\": \"kiosk\", \"type\": \"greeting\", "
+			 "\"within_ms\": 6000}}",
+			 "{\"expect\": {\"socket\": \"kiosk\", \"type\": \"visitor_arrived\", "
+			 "\"within_ms\": 4000}}"),
+		  0);
 	/* the quiet scenario with a customer who does walk in */
 	snprintf(walkin, sizeof(walkin), "%s/not_quiet.json", test_tmpdir());
-	derive("tests/hil/walk_past_quiet.json", walkin, "walk_past.walk", "walk_in.walk");
+	ASSERT_EQ(
+	    derive("tests/hil/walk_past_quiet.json", walkin, "walk_past.walk", "walk_in.walk"), 0);
 	/* a key the daemon does not know */
 	snprintf(badset, sizeof(badset), "%s/bad_set.json", test_tmpdir());
-	derive("tests/hil/walk_in_greeting.json", badset, "\"daemon.realtime=false\"",
-	       "\"daemon.realtime=false\", \"ble.colour=blue\"");
+	ASSERT_EQ(derive("tests/hil/walk_in_greeting.json", badset, "\"daemon.realtime=false\"",
+			 "\"daemon.realtime=false\", \"ble.colour=blue\""),
+		  0);
 	job_start(&jobs[0], wrong, "wrong_type");
 	job_start(&jobs[1], walkin, "not_quiet");
 	job_start(&jobs[2], badset, "bad_set");
@@ -968,44 +964,46 @@ TEST(junit_report_escapes_names_and_messages_and_parses)
 
 TEST(edgeboxctl_hil_exit_codes)
 {
+	static const char bad_text[] =
+	    "{\"name\": \"x\", \"box\": {\"start\": {\"config\": \"config/sim.conf\"}}, "
+	    "\"steps\": [{\"wait_ms\": 1}, {\"say\": 42}]}";
 	char cmd[2048], out[16384], bad[600], unreach[600], junit[600], outline[8192];
 	int rc;
 
 	snprintf(bad, sizeof(bad), "%s/cli_bad.json", test_tmpdir());
-	spit(bad, "{\"name\": \"x\", \"box\": {\"start\": {\"config\": \"config/sim.conf\"}}, "
-		  "\"steps\": [{\"wait_ms\": 1}, {\"say\": 42}]}");
+	ASSERT_EQ(test_write_file(bad, bad_text, strlen(bad_text)), 0);
 	snprintf(unreach, sizeof(unreach), "%s/cli_unreach.json", test_tmpdir());
 	snprintf(cmd, sizeof(cmd),
 		 "{\"name\": \"u\", \"box\": {\"attach\": {\"kiosk\": \"%s/no.sock\", \"staff\": "
 		 "\"%s/no2.sock\", \"connect_ms\": 200}}, \"steps\": [{\"wait_ms\": 1}]}",
 		 test_tmpdir(), test_tmpdir());
-	spit(unreach, cmd);
+	ASSERT_EQ(test_write_file(unreach, cmd, strlen(cmd)), 0);
 	snprintf(junit, sizeof(junit), "%s/cli.xml", test_tmpdir());
 
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil --help", bin_dir());
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil --help", test_bin_dir());
 	rc = run_cmd(cmd, out, sizeof(out));
 	ASSERT_MSG(rc == 0, "exit %d: %s (is `hil` in edgeboxctl's table?)", rc, out);
 	ASSERT_CONTAINS(out, "edgeboxctl hil run");
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run --help", bin_dir());
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run --help", test_bin_dir());
 	ASSERT_EQ(run_cmd(cmd, out, sizeof(out)), 0);
 	ASSERT_CONTAINS(out, "--junit FILE");
 
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil check tests/hil/*.json", bin_dir());
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil check tests/hil/*.json", test_bin_dir());
 	rc = run_cmd(cmd, out, sizeof(out));
 	ASSERT_MSG(rc == 0, "exit %d: %s", rc, out);
 	ASSERT_CONTAINS(out, "tests/hil/walk_in_greeting.json: ok: walk_in_greeting");
 
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil check %s", bin_dir(), bad);
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil check %s", test_bin_dir(), bad);
 	ASSERT_EQ(run_cmd(cmd, out, sizeof(out)), 2);
 	ASSERT_CONTAINS(out, "cli_bad.json: step 2 (say): expected the customer's words");
 
 	/* one bad scenario: nothing runs */
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run --junit %s %s %s", bin_dir(), junit,
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run --junit %s %s %s", test_bin_dir(), junit,
 		 unreach, bad);
 	ASSERT_EQ(run_cmd(cmd, out, sizeof(out)), 2);
 	ASSERT(access(junit, F_OK) != 0);
 
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run --junit %s %s", bin_dir(), junit,
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run --junit %s %s", test_bin_dir(), junit,
 		 unreach);
 	rc = run_cmd(cmd, out, sizeof(out));
 	ASSERT_MSG(rc == 3, "exit %d: %s", rc, out);
@@ -1013,13 +1011,13 @@ TEST(edgeboxctl_hil_exit_codes)
 	ASSERT_EQ(junit_outline(junit, outline, sizeof(outline)), 0);
 	ASSERT_CONTAINS(outline, "errors=1 skipped=1");
 
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run --bogus %s", bin_dir(), unreach);
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run --bogus %s", test_bin_dir(), unreach);
 	ASSERT_EQ(run_cmd(cmd, out, sizeof(out)), 2);
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run --set nodot %s", bin_dir(), unreach);
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run --set nodot %s", test_bin_dir(), unreach);
 	ASSERT_EQ(run_cmd(cmd, out, sizeof(out)), 2);
 	ASSERT_CONTAINS(out, "--set nodot: expected section.key=value");
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil frobnicate", bin_dir());
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil frobnicate", test_bin_dir());
 	ASSERT_EQ(run_cmd(cmd, out, sizeof(out)), 2);
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run", bin_dir());
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl hil run", test_bin_dir());
 	ASSERT_EQ(run_cmd(cmd, out, sizeof(out)), 2);
 }

@@ -21,18 +21,6 @@ static char *tmp_path(const char *name)
 	return p;
 }
 
-static int write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	size_t n;
-
-	if (!f)
-		return -1;
-	n = fwrite(data, 1, len, f);
-	fclose(f);
-	return n == len ? 0 : -1;
-}
-
 static uint8_t frame_buf[CAMERA_FRAME_MAX_BYTES];
 
 static struct camera_frame new_frame(void)
@@ -102,7 +90,7 @@ TEST(ppm_loads_exact_bytes_with_comments)
 	memcpy(file, hdr, sizeof(hdr) - 1);
 	for (i = 0; i < 18; i++)
 		file[sizeof(hdr) - 1 + i] = (uint8_t)(i * 13 + 1);
-	ASSERT_EQ(write_file(tmp_path("a.ppm"), file, sizeof(file)), 0);
+	ASSERT_EQ(test_write_file(tmp_path("a.ppm"), file, sizeof(file)), 0);
 	f.ts_ns = 77;
 	ASSERT_EQ(image_load(tmp_path("a.ppm"), &f, err, sizeof(err)), 0);
 	ASSERT_EQ(f.width, 3);
@@ -142,7 +130,7 @@ TEST(ppm_broken_headers_name_the_file_and_the_problem)
 		const char *path = tmp_path(cases[i].name);
 		char err[256] = "";
 
-		ASSERT_EQ(write_file(path, cases[i].bytes, strlen(cases[i].bytes)), 0);
+		ASSERT_EQ(test_write_file(path, cases[i].bytes, strlen(cases[i].bytes)), 0);
 		ASSERT_MSG(image_load(path, &f, err, sizeof(err)) == cases[i].rc, "%s: %s",
 			   cases[i].name, err);
 		ASSERT_CONTAINS(err, path);
@@ -177,7 +165,7 @@ TEST(jpeg_round_trip_close_to_the_original)
 	ASSERT_EQ(image_probe("mem.jpg", jpg, len, &w, &h, err, sizeof(err)), 0);
 	ASSERT_EQ(w, 64);
 	ASSERT_EQ(h, 16);
-	ASSERT_EQ(write_file(tmp_path("blocks.jpg"), jpg, len), 0);
+	ASSERT_EQ(test_write_file(tmp_path("blocks.jpg"), jpg, len), 0);
 	free(jpg);
 	ASSERT_EQ(image_load(tmp_path("blocks.jpg"), &f, err, sizeof(err)), 0);
 	ASSERT_EQ(f.width, 64);
@@ -487,7 +475,7 @@ TEST(y4m_broken_headers)
 		struct image_y4m *y = NULL;
 		char err[256] = "";
 
-		ASSERT_EQ(write_file(path, cases[i].bytes, strlen(cases[i].bytes)), 0);
+		ASSERT_EQ(test_write_file(path, cases[i].bytes, strlen(cases[i].bytes)), 0);
 		ASSERT_MSG(image_y4m_open(path, &y, err, sizeof(err)) == cases[i].rc, "%s: %s",
 			   cases[i].name, err);
 		ASSERT(y == NULL);
@@ -505,7 +493,7 @@ TEST(y4m_long_header_is_refused)
 	memset(hdr, 'X', sizeof(hdr) - 1);
 	memcpy(hdr, "YUV4MPEG2 W4 H2 X", 17);
 	hdr[sizeof(hdr) - 2] = '\n';
-	ASSERT_EQ(write_file(tmp_path("long.y4m"), hdr, sizeof(hdr) - 1), 0);
+	ASSERT_EQ(test_write_file(tmp_path("long.y4m"), hdr, sizeof(hdr) - 1), 0);
 	ASSERT_EQ(image_y4m_open(tmp_path("long.y4m"), &y, err, sizeof(err)), -EINVAL);
 	ASSERT_CONTAINS(err, "no end of line within 1024 bytes");
 }

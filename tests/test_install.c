@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "tests/support/daemon.h"
+
 static char *slurp(const char *path)
 {
 	static char buf[8192];
@@ -32,12 +34,11 @@ static int exists(const char *dir, const char *rel)
 
 TEST(install_into_destdir)
 {
-	const char *bin = getenv("EDGEBOX_BIN");
 	char build[256], dest[300], cmd[1200], path[600];
 	const char *unit;
 
 	/* EDGEBOX_BIN is <build>/bin; install from the same build. */
-	snprintf(build, sizeof(build), "%s", bin ? bin : "build/bin");
+	snprintf(build, sizeof(build), "%s", test_bin_dir());
 	if (strlen(build) > 4 && strcmp(build + strlen(build) - 4, "/bin") == 0)
 		build[strlen(build) - 4] = '\0';
 	snprintf(dest, sizeof(dest), "%s/root", test_tmpdir());

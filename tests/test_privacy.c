@@ -40,12 +40,11 @@ static void setup(void)
 /* Runs edgeboxctl with args; its exit status, output in out. */
 static int ctl(const char *args)
 {
-	const char *bin = getenv("EDGEBOX_BIN");
 	char cmd[2048];
 	int rc;
 
-	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl %s --config %s >%s 2>&1", bin ? bin : "build/bin",
-		 args, conf, out);
+	snprintf(cmd, sizeof(cmd), "%s/edgeboxctl %s --config %s >%s 2>&1", test_bin_dir(), args,
+		 conf, out);
 	rc = system(cmd);
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }

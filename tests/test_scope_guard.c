@@ -20,6 +20,7 @@
 
 #include "agent/normalize.h"
 #include "agent/scope_guard.h"
+#include "tests/support/daemon.h"
 
 #define RULES "config/scope_rules.conf"
 #define CORPUS "tests/fixtures/guard/messages.tsv"
@@ -880,23 +881,17 @@ TEST(lanes_agree_with_each_rule_alone)
 
 /* ---- edgeboxctl guard -------------------------------------------------- */
 
-static const char *ctl_path(void)
-{
-	static char path[512];
-	const char *bin = getenv("EDGEBOX_BIN");
-
-	snprintf(path, sizeof(path), "%s/edgeboxctl", bin ? bin : "build/bin");
-	return path;
-}
-
 /* Runs edgeboxctl with args, stdin from the file in, stdout and stderr to
  * files; returns the exit status, or -1. */
 static int run_ctl(const char *const *args, const char *in, const char *out, const char *errf)
 {
 	const char *argv[16] = {"edgeboxctl"};
+	char ctl[512];
 	int status, n = 1;
 	pid_t pid;
 
+	if (test_bin_path("edgeboxctl", ctl, sizeof(ctl)) < 0)
+		return -1;
 	for (; *args && n < 15; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
@@ -909,7 +904,7 @@ static int run_ctl(const char *const *args, const char *in, const char *out, con
 		dup2(fi, 0);
 		dup2(fo, 1);
 		dup2(fe, 2);
-		execv(ctl_path(), (char *const *)argv);
+		execv(ctl, (char *const *)argv);
 		_exit(127);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
@@ -953,8 +948,8 @@ TEST(ctl_guard_prints_one_json_verdict_per_line)
 	fputs("my internet is down", f); /* no final newline */
 	fclose(f);
 	rc = run_ctl(args, in, out, errf);
-	ASSERT_MSG(rc == 0, "%s exited %d: %s (is `guard` registered in edgeboxctl?)", ctl_path(),
-		   rc, slurp(errf));
+	ASSERT_MSG(rc == 0, "%s/edgeboxctl exited %d: %s (is `guard` registered in edgeboxctl?)",
+		   test_bin_dir(), rc, slurp(errf));
 	text = slurp(out);
 	for (line = strtok_r(text, "\n", &save); line && n < 8; line = strtok_r(NULL, "\n", &save))
 		v[n++] = cJSON_Parse(line);

@@ -8,6 +8,7 @@
 #include "tests/test.h"
 #include "firmware/config.h"
 #include "firmware/update.h"
+#include "tests/support/daemon.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -27,17 +28,6 @@
 
 /* ---- files ---------------------------------------------------------------- */
 
-static int spit(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	int ok;
-
-	if (!f)
-		return -1;
-	ok = fwrite(data, 1, len, f) == len;
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
-
 /* Deterministic bytes: a different image per seed. */
 static int make_payload(const char *path, size_t len, uint32_t seed)
 {
@@ -53,7 +43,7 @@ static int make_payload(const char *path, size_t len, uint32_t seed)
 		x ^= x << 5;
 		buf[i] = (char)x;
 	}
-	rc = spit(path, buf, len);
+	rc = test_write_file(path, buf, len);
 	free(buf);
 	return rc;
 }
@@ -332,12 +322,12 @@ TEST(secret_key_readable_by_others_or_damaged_is_refused)
 	text = test_read_file(b.sk, &n);
 	ASSERT(text);
 	text[n - 2] = text[n - 2] == '0' ? '1' : '0';
-	ASSERT_EQ(spit(b.sk, text, n), 0);
+	ASSERT_EQ(test_write_file(b.sk, text, n), 0);
 	free(text);
 	ASSERT_EQ(update_make_bundle(&spec, box_path(&b, "x.ebx"), NULL, &ue), -EBADMSG);
 	ASSERT_CONTAINS(ue.msg, "damaged");
 
-	ASSERT_EQ(spit(b.sk, "hello\n", 6), 0);
+	ASSERT_EQ(test_write_file(b.sk, "hello\n", 6), 0);
 	ASSERT_EQ(update_make_bundle(&spec, box_path(&b, "x.ebx"), NULL, &ue), -EBADMSG);
 	ASSERT_CONTAINS(ue.msg, "--keygen");
 	box_fini(&b);
@@ -362,7 +352,7 @@ TEST(public_key_hex_base64_or_file)
 	ASSERT(memcmp(pk, want, 32) == 0);
 	/* A relative file name is taken against base_dir. */
 	snprintf(path, sizeof(path), "%s/pk.b64", test_tmpdir());
-	ASSERT_EQ(spit(path, b64, strlen(b64)), 0);
+	ASSERT_EQ(test_write_file(path, b64, strlen(b64)), 0);
 	memset(pk, 0, 32);
 	ASSERT_EQ(update_public_key_parse("pk.b64", test_tmpdir(), pk, &ue), 0);
 	ASSERT(memcmp(pk, want, 32) == 0);
@@ -374,7 +364,7 @@ TEST(public_key_hex_base64_or_file)
 	ASSERT_CONTAINS(ue.msg, "63 characters");
 	ASSERT_EQ(update_public_key_parse("keys/missing.pub", test_tmpdir(), pk, &ue), -ENOENT);
 	ASSERT_CONTAINS(ue.msg, "keys/missing.pub");
-	ASSERT_EQ(spit(path, "not a key\n", 10), 0);
+	ASSERT_EQ(test_write_file(path, "not a key\n", 10), 0);
 	ASSERT_EQ(update_public_key_parse(path, NULL, pk, &ue), -EINVAL);
 	ASSERT_CONTAINS(ue.msg, "expected one line of 64 hex digits");
 	ASSERT_EQ(update_public_key_parse("", NULL, pk, &ue), -EINVAL);
@@ -430,7 +420,7 @@ TEST(config_reads_the_update_section)
 		snprintf(cfgtext, sizeof(cfgtext), "%s/keys", dir);
 		ASSERT_EQ(mkdir(cfgtext, 0755), 0);
 		snprintf(cfgtext, sizeof(cfgtext), "%s/keys/box.pub", dir);
-		ASSERT_EQ(spit(cfgtext, KEYHEX "\n", 65), 0);
+		ASSERT_EQ(test_write_file(cfgtext, KEYHEX "\n", 65), 0);
 		snprintf(cfgtext, sizeof(cfgtext),
 			 "[update]\nslot_a = /a\nslot_b = /b\nhardware_id = x\n"
 			 "public_key = keys/box.pub\n");
@@ -775,7 +765,7 @@ static int variant(struct box *b, const char *src, const char *dst, long len, lo
 	d = realloc(d, (size_t)len + 1);
 	if (trailing)
 		d[len++] = 0;
-	rc = spit(box_path(b, dst), d, (size_t)len);
+	rc = test_write_file(box_path(b, dst), d, (size_t)len);
 	free(d);
 	return rc;
 }
@@ -1348,7 +1338,7 @@ static int state_edit(const struct box *b, const char *from, const char *to, boo
 		len += snprintf(crc, 16, "crc32=%08lx\n",
 				crc32(crc32(0L, Z_NULL, 0), (const Bytef *)out, (uInt)len));
 	}
-	return spit(b->p.state_path, out, (size_t)len);
+	return test_write_file(b->p.state_path, out, (size_t)len);
 }
 
 TEST(a_damaged_state_file_is_refused_with_where_and_how_to_fix)
@@ -1397,7 +1387,7 @@ TEST(a_damaged_state_file_is_refused_with_where_and_how_to_fix)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct snap s;
 
-		ASSERT_EQ(spit(b.p.state_path, good, n), 0);
+		ASSERT_EQ(test_write_file(b.p.state_path, good, n), 0);
 		if (cases[i].pre_from)
 			ASSERT_EQ(state_edit(&b, cases[i].pre_from, cases[i].pre_to, false), 0);
 		ASSERT_MSG(state_edit(&b, cases[i].from, cases[i].to, cases[i].fix_crc) == 0,
@@ -1416,15 +1406,15 @@ TEST(a_damaged_state_file_is_refused_with_where_and_how_to_fix)
 		snap_free(&s);
 	}
 	/* Truncated and oversized files. */
-	ASSERT_EQ(spit(b.p.state_path, good, n / 2), 0);
+	ASSERT_EQ(test_write_file(b.p.state_path, good, n / 2), 0);
 	ASSERT_EQ(update_status(b.u, &st, &ue), -EUCLEAN);
-	ASSERT_EQ(spit(b.p.state_path, "", 0), 0);
+	ASSERT_EQ(test_write_file(b.p.state_path, "", 0), 0);
 	ASSERT_EQ(update_status(b.u, &st, &ue), -EUCLEAN);
 	{
 		char *big = calloc(1, UPDATE_STATE_MAX + 1);
 
 		memset(big, '#', UPDATE_STATE_MAX);
-		ASSERT_EQ(spit(b.p.state_path, big, UPDATE_STATE_MAX + 1), 0);
+		ASSERT_EQ(test_write_file(b.p.state_path, big, UPDATE_STATE_MAX + 1), 0);
 		free(big);
 	}
 	ASSERT_EQ(update_status(b.u, &st, &ue), -EUCLEAN);
@@ -1526,10 +1516,9 @@ static int run(const char *args, char **out, char **err)
 	char cmd[4096], o[512], e[512];
 	int st;
 
-	if (!ctl[0]) {
-		const char *bin = getenv("EDGEBOX_BIN");
-
-		snprintf(ctl, sizeof(ctl), "%s/edgeboxctl", bin ? bin : "build/bin");
+	if (test_bin_path("edgeboxctl", ctl, sizeof(ctl)) < 0) {
+		*out = *err = NULL;
+		return -1;
 	}
 	snprintf(o, sizeof(o), "%s/out", test_tmpdir());
 	snprintf(e, sizeof(e), "%s/err", test_tmpdir());
@@ -1590,7 +1579,7 @@ TEST(cli_keygen_make_bundle_install_status_boot_mark_good)
 	snprintf(args, sizeof(args),
 		 "[update]\nslot_a = slot_a\nslot_b = slot_b\nstate = state/update.state\n"
 		 "hardware_id = " HWID "\npublic_key = rel.key.pub\nfactory_version = 1.0.0\n");
-	ASSERT_EQ(spit(cfg, args, strlen(args)), 0);
+	ASSERT_EQ(test_write_file(cfg, args, strlen(args)), 0);
 
 	snprintf(args, sizeof(args), "update --keygen %s/rel.key", d);
 	ASSERT_EQ(run(args, &out, &err), 0);
@@ -1780,7 +1769,7 @@ TEST(cli_help_and_usage_errors)
 		char args[600], cfg[400];
 
 		snprintf(cfg, sizeof(cfg), "%s/noupdate.conf", test_tmpdir());
-		ASSERT_EQ(spit(cfg, "[daemon]\ntick_ms = 100\n", 23), 0);
+		ASSERT_EQ(test_write_file(cfg, "[daemon]\ntick_ms = 100\n", 23), 0);
 		snprintf(args, sizeof(args), "update --status --config %s", cfg);
 		ASSERT_EQ(run(args, &out, &err), 1);
 		ASSERT_CONTAINS(err, "has no [update] section: add slot_a, slot_b, hardware_id");

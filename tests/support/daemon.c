@@ -26,6 +26,13 @@ const char *test_bin_dir(void)
 	return b && *b ? b : "build/bin";
 }
 
+int test_bin_path(const char *prog, char *ret_path, size_t len)
+{
+	int n = snprintf(ret_path, len, "%s/%s", test_bin_dir(), prog);
+
+	return n >= 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
 /* ---- daemons still running at exit ----------------------------------------- */
 
 /* Every daemon started and not yet reaped, so none outlives the test binary.
@@ -151,7 +158,8 @@ int test_box_start(struct test_box *box, const char *const *sets)
 		argv[n++] = "--set";
 		argv[n++] = *sets;
 	}
-	snprintf(path, sizeof(path), "%s/edgeboxd", test_bin_dir());
+	if (test_bin_path("edgeboxd", path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
 	fd = open(box->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;

@@ -19,6 +19,12 @@
 /* $EDGEBOX_BIN, or "build/bin" when it is unset or empty. */
 const char *test_bin_dir(void);
 
+/*
+ * "<test_bin_dir()>/<prog>" into ret_path (len bytes, NUL-terminated).
+ * 0, or -ENAMETOOLONG when it does not fit (ret_path holds a truncated copy).
+ */
+int test_bin_path(const char *prog, char *ret_path, size_t len);
+
 struct test_box {
 	char dir[512];	/* PARENT/NAME: the box's state and sockets */
 	char conf[600]; /* what edgeboxd gets as --config (a test may point it elsewhere) */
@@ -53,7 +59,8 @@ int test_box_append_conf(const struct test_box *box, const char *text);
  * Starts edgeboxd --config box->conf [--set S]... (sets: NULL, or a
  * NULL-terminated list of "section.key=value", at most 12) with stdout and
  * stderr in box->log (truncated: the log is this run's). 0, -EBUSY (this box
- * runs one already), -E2BIG (too many sets), or -errno of open/fork.
+ * runs one already), -E2BIG (too many sets), -ENAMETOOLONG (the program's
+ * path), or -errno of open/fork.
  */
 int test_box_start(struct test_box *box, const char *const *sets);
 
