@@ -51,9 +51,10 @@ enum need {
 	NEED_SMALL_BUSINESS,
 	NEED_ACCESSIBILITY,
 	NEED_DEVICE_UPGRADE,
-	NEED_DATA, /* runs out of data: said back and searched for; no record_need tag */
+	NEED_DATA,	 /* runs out of data: said back and searched for; no record_need tag */
+	NEED_NO_INSTALL, /* renting, no engineer visit: the same, no tag */
 };
-#define NEED_COUNT (NEED_DATA + 1)
+#define NEED_COUNT (NEED_NO_INSTALL + 1)
 #define NB(n) (1u << (n))
 
 struct need_def {
@@ -112,7 +113,9 @@ static const struct need_def needs[NEED_COUNT] = {
 		  "it has to hold up for work", "Would that cover your work calls?"},
     [NEED_BUDGET] = {"budget",
 		     L("budget", "cheap", "cheaper", "cheapest", "afford", "affordable",
-		       "save money", "saving money", "low cost", "best price"),
+		       "save money", "saving money", "low cost", "best price", "dont want to spend",
+		       "not spend much", "dont spend much", "nothing too expensive",
+		       "nothing fancy"),
 		     "cheap", "Keeping the cost down, got it.", "keeping the cost down",
 		     "you want to keep the cost down", "Does that fit the budget?"},
     [NEED_PREMIUM] = {"premium",
@@ -180,6 +183,14 @@ static const struct need_def needs[NEED_COUNT] = {
 		   "unlimited data", "So the data runs out before the month does.",
 		   "never running out of data", "you keep running out of data",
 		   "Would that stop the data running out?"},
+    [NEED_NO_INSTALL] = {"",
+			 L("renting", "rented", "rental", "landlord", "no installation",
+			   "without installation", "without any installation", "no engineer",
+			   "no drilling", "no fibre", "no fiber", "plug and play", "temporary"),
+			 "no installation renting plug and play",
+			 "So nothing that needs an engineer or drilling.",
+			 "a setup with no engineer visit", "you'd rather skip an installation",
+			 "Would that work for the place you're in?"},
 };
 
 /* Category words: the first thing a message says about what it is about. */
@@ -202,7 +213,7 @@ static const char *const *const category_cues[CATALOG_CATEGORY_COUNT] = {
 	  "smart lock", "parcels", "monitoring", "monitored"),
     [CATALOG_CATEGORY_DEVICES] =
 	L("new phone", "a phone", "handset", "smartphone", "iphone", "android", "tablet", "ipad",
-	  "smartwatch", "flip phone", "camera phone"),
+	  "touchscreen", "touch screen", "keypad", "smartwatch", "flip phone", "camera phone"),
     [CATALOG_CATEGORY_ADDONS] =
 	L("insurance", "phone insurance", "travel pass", "extra line", "add a line",
 	  "kids channels", "tv box", "extender", "booster", "device care"),
@@ -288,8 +299,9 @@ enum chat {
 	CHAT_WHO,
 	CHAT_BROWSE,
 	CHAT_BUSY,
+	CHAT_JOKE,
 };
-#define CHAT_COUNT (CHAT_BUSY + 1)
+#define CHAT_COUNT (CHAT_JOKE + 1)
 
 static const char *const *const chat_cues[CHAT_COUNT] = {
     [CHAT_GREET] =
@@ -303,6 +315,7 @@ static const char *const *const chat_cues[CHAT_COUNT] = {
 	L("are you a robot", "are you real", "who are you", "whats your name", "are you a person"),
     [CHAT_BROWSE] = L("just looking", "just browsing", "looking around", "killing time"),
     [CHAT_BUSY] = L("busy today", "the weekend"),
+    [CHAT_JOKE] = L("joke", "a joke", "make me laugh", "something funny"),
 };
 
 enum complaint {
@@ -410,6 +423,7 @@ struct responder_memory {
 	bool cross_declined;
 	char promos_said[RESPONDER_MEMORY_OFFERS][ID_MAX];
 	unsigned n_promos_said;
+	int promo_turn; /* the turn a promotion was last said, 0 none */
 	char deadlines_said[RESPONDER_MEMORY_OFFERS][ID_MAX]; /* end dates said, once each */
 	unsigned n_deadlines_said;
 	unsigned objections[OBJ_COUNT];
@@ -419,6 +433,7 @@ struct responder_memory {
 	unsigned n_competitors_heard;
 	int64_t spend_cents;  /* what they pay now, -1 unknown */
 	int64_t budget_cents; /* the most they want to pay, -1 unknown */
+	int people;	      /* how many they are ("five of us"), 0 unknown */
 	bool spend_asked;
 	enum pending pending;
 	char pending_product[ID_MAX];
@@ -426,9 +441,11 @@ struct responder_memory {
 	char pending_reason[32];
 	char pending_kind[16];
 	bool escalated, welcomed, sold, farewell;
-	bool checked;	 /* the checking question was asked */
-	bool thanked;	 /* an existing customer was thanked for staying */
-	bool complained; /* a complaint was heard this visit */
+	bool checked;	       /* the checking question was asked */
+	bool thanked;	       /* an existing customer was thanked for staying */
+	bool complained;       /* a complaint was heard this visit */
+	bool asked_colleague;  /* the last reply's question offered a colleague */
+	char contract_end[12]; /* "March": when their contract elsewhere ends, "" unknown */
 	char booking_ref[TOOLS_REF_MAX];
 	uint32_t evidence[RESPONDER_MEMORY_OFFERS]; /* sentences of proof already said */
 	unsigned n_evidence;
@@ -603,7 +620,10 @@ struct turn {
 	const struct catalog_product *named, *named2; /* products named outright, in order */
 	const struct catalog_competitor *comp;
 	const struct catalog_offer *comp_offer;
+	const struct catalog_offer *offers[4]; /* every competitor offer named, in order */
+	unsigned n_offers;
 	int64_t spend, budget; /* this message's, -1 */
+	int people;	       /* "five of us": how many they are, 0 unknown */
 	int32_t day;	       /* a day this message names, -1 */
 	const char *time;      /* "morning", ... or NULL */
 	bool question;	       /* the customer asked something */
@@ -614,10 +634,12 @@ struct turn {
 	    sk_scope, sk_present;
 	struct part parts[PARTS_MAX];
 	unsigned n_parts;
-	unsigned tp;	   /* talking points used */
-	bool comparing;	   /* longer replies are fine */
-	char salt[ID_MAX]; /* product id for phrase choice */
-	int err;	   /* -ENOMEM seen */
+	unsigned tp;	       /* talking points used */
+	bool comparing;	       /* longer replies are fine */
+	bool reason_only;      /* an add-on only for a reason they gave, not as a natural fit */
+	char salt[ID_MAX];     /* product id for phrase choice */
+	char answer[PART_MAX]; /* the answer to their question a presentation leads with */
+	int err;	       /* -ENOMEM seen */
 };
 
 /* ---- text helpers ------------------------------------------------------------ */
@@ -744,6 +766,21 @@ static bool blank(char *s, const char *phrase)
 		off = find_phrase(s, phrase);
 	}
 	return any;
+}
+
+/* The first word of a padded text, after a link word ("and what ..." -> "what"). */
+static void lead_word(const char *padded, char *out, size_t len)
+{
+	char w[2][32] = {"", ""};
+
+	sscanf(padded, " %31s %31s", w[0], w[1]);
+	for (const char *const *l = L("and", "so", "ok", "okay", "but", "also", "oh", "right"); *l;
+	     l++)
+		if (strcmp(w[0], *l) == 0) {
+			snprintf(out, len, "%s", w[1]);
+			return;
+		}
+	snprintf(out, len, "%s", w[0]);
 }
 
 /* Normalises s into out as " words " (for has_phrase); "" when it does not fit. */
@@ -947,8 +984,8 @@ static void lower_first(const struct turn *t, char *s)
 /* "the Kids Pack", "the Entertainment Bundle", "Fibre 300": how a name sits in a sentence. */
 static const char *the(const char *name, char *buf, size_t len)
 {
-	static const char *const nouns[] = {"Pack",   "Bundle", "Pass", "Box",
-					    "Add-on", "Point",	"Line", NULL};
+	static const char *const nouns[] = {"Pack",  "Bundle", "Pass",	 "Box", "Add-on",
+					    "Point", "Line",   "Camera", NULL};
 	const char *last = strrchr(name, ' ');
 
 	last = last ? last + 1 : name;
@@ -997,6 +1034,15 @@ static bool asked(const struct turn *t)
 {
 	for (unsigned i = 0; i < t->n_parts; i++)
 		if (t->parts[i].question)
+			return true;
+	return false;
+}
+
+/* Does a sentence said so far this turn name it? */
+static bool named_yet(const struct turn *t, const char *name)
+{
+	for (unsigned i = 0; i < t->n_parts; i++)
+		if (strcasestr(t->parts[i].text, name))
 			return true;
 	return false;
 }
@@ -1059,6 +1105,13 @@ static void set_focus(struct turn *t, const char *id, bool card)
 	if (card)
 		snprintf(t->out->card_product, sizeof(t->out->card_product), "%s", p->id);
 	snprintf(t->salt, sizeof(t->salt), "%s", p->id);
+}
+
+/* A promotion said this turn: remembered, so "how long does that last?" is about it. */
+static void promo_said(struct turn *t, const char *id)
+{
+	id_add(t->m->promos_said, &t->m->n_promos_said, RESPONDER_MEMORY_OFFERS, id);
+	t->m->promo_turn = t->in->turn;
 }
 
 /* ---- tools ------------------------------------------------------------------------ */
@@ -1266,14 +1319,14 @@ static int get_product(struct turn *t, const char *id, unsigned keep, struct pin
  * search_products with the customer's words (plus the words of the needs
  * heard), in category (or -1), up to budget. Fills up to max results.
  */
+static int search_run(struct turn *t, const char *q, int category, int64_t budget, unsigned keep,
+		      struct pinfo *out, unsigned max);
+
 static int search(struct turn *t, int category, int64_t budget, unsigned keep, struct pinfo *out,
 		  unsigned max, bool words)
 {
 	char q[QUERY_MAX + 1], raw[QUERY_MAX + 1];
-	cJSON *args = cJSON_CreateObject(), *res, *it;
-	unsigned n = 0;
 	size_t off;
-	int r;
 
 	/* the need words first (they carry the catalog's own keywords), then theirs */
 	q[0] = '\0';
@@ -1331,6 +1384,17 @@ static int search(struct turn *t, int category, int64_t budget, unsigned keep, s
 		snprintf(q + off, sizeof(q) - off, "%s%s", off ? " " : "", raw);
 	if (!words)
 		q[0] = '\0'; /* everything that passes the filters, cheapest first */
+	return search_run(t, q, category, budget, keep, out, max);
+}
+
+/* search_products with query q ("" none); fills up to max results, returns how many. */
+static int search_run(struct turn *t, const char *q, int category, int64_t budget, unsigned keep,
+		      struct pinfo *out, unsigned max)
+{
+	cJSON *args = cJSON_CreateObject(), *res, *it;
+	unsigned n = 0;
+	int r;
+
 	if (args) {
 		if (q[0])
 			cJSON_AddStringToObject(args, "query", q);
@@ -1389,7 +1453,11 @@ static void read_competitor(struct turn *t)
 		for (size_t j = 0; j < k->n_offers; j++) {
 			norm_padded(k->offers[j].name, strlen(k->offers[j].name), nm, sizeof(nm));
 			chop_period(nm);
-			if (nm[0] && blank(t->masked, nm + 1) && strlen(nm) > best_len) {
+			if (!nm[0] || !blank(t->masked, nm + 1))
+				continue;
+			if (t->n_offers < 4)
+				t->offers[t->n_offers++] = &k->offers[j];
+			if (strlen(nm) > best_len) {
 				t->comp = k;
 				t->comp_offer = &k->offers[j];
 				best_len = strlen(nm);
@@ -1506,6 +1574,24 @@ static void read_product(struct turn *t)
 		else if (!t->named2 && hit[i].p != t->named)
 			t->named2 = hit[i].p;
 	}
+	/* "what upload does the 500 give?": the plan of the category in focus whose
+	 * name ends in that number */
+	for (size_t i = 0; i < catalog_product_count(t->cat) && !t->named && t->m->focus[0]; i++) {
+		const struct catalog_product *p = catalog_product_at(t->cat, i);
+		const char *last = strrchr(p->name, ' ');
+		char ph[32];
+		long off;
+
+		if ((int)p->category != t->m->focus_category || !last ||
+		    !isdigit((unsigned char)last[1]) || strlen(last + 1) > 8)
+			continue;
+		snprintf(ph, sizeof(ph), "the %s", last + 1);
+		off = find_phrase(t->plain, ph);
+		if (off >= 0) {
+			t->named = p;
+			memset(t->plain + off + 1, '#', strlen(ph));
+		}
+	}
 }
 
 static void read_category(struct turn *t)
@@ -1556,8 +1642,13 @@ static void read_category(struct turn *t)
 		snprintf(strong, sizeof(strong), "%s", t->masked);
 		for (const char *const *w = weak; *w; w++)
 			blank(strong, *w);
-		for (const char *const *w = category_cues[best]; *w && !any; w++)
-			any = has_phrase(strong, *w);
+		for (const char *const *w = category_cues[best]; *w && !any; w++) {
+			char pl[SIGNALS_MAX_PHRASE + 2];
+
+			any = has_phrase(strong, *w) ||
+			      (snprintf(pl, sizeof(pl), "%ss", *w) < (int)sizeof(pl) &&
+			       has_phrase(strong, pl));
+		}
 		if (!any)
 			t->category = t->m->focus_category;
 	}
@@ -1574,6 +1665,42 @@ static void read_category(struct turn *t)
 	}
 }
 
+/* "five of us", "a family of 4", "six people": how many they are. */
+static void read_people(struct turn *t)
+{
+	static const char *const nums[] = {"two",   "three", "four", "five", "six",
+					   "seven", "eight", "nine", "ten",  NULL};
+	static const char *const fmts[] = {"%s of us",	       "family of %s",	  "%s people",
+					   "%s in the family", "household of %s", NULL};
+
+	/* "he's 12", "she's 78": an age says who it is for */
+	for (const char *const *f = L("hes", "shes", "aged", "im"); *f; f++) {
+		long off = find_phrase(t->norm, *f);
+		int age;
+
+		if (off >= 0 && sscanf(t->norm + off + strlen(*f) + 1, "%d", &age) == 1) {
+			if (age >= 3 && age <= 12)
+				t->tags |= NB(NEED_KIDS);
+			else if (age >= 13 && age <= 19)
+				t->tags |= NB(NEED_TEENS);
+			else if (age >= 65 && age <= 110)
+				t->tags |= NB(NEED_SENIORS);
+		}
+	}
+	for (int i = 0; nums[i]; i++)
+		for (const char *const *f = fmts; *f; f++) {
+			char w[4], ph[40];
+
+			snprintf(w, sizeof(w), "%d", i + 2);
+			snprintf(ph, sizeof(ph), *f, nums[i]);
+			if (has_phrase(t->norm, ph) && i + 2 > t->people)
+				t->people = i + 2;
+			snprintf(ph, sizeof(ph), *f, w);
+			if (has_phrase(t->norm, ph) && i + 2 > t->people)
+				t->people = i + 2;
+		}
+}
+
 static void read_needs(struct turn *t)
 {
 	for (int i = 0; i < NEED_COUNT; i++)
@@ -1582,6 +1709,46 @@ static void read_needs(struct turn *t)
 	/* "how much" is a question, not a budget */
 	if (t->comp)
 		t->tags |= NB(NEED_SWITCHING);
+	/* three or more of them: a household to plan for */
+	if (t->people >= 3)
+		t->tags |= NB(NEED_FAMILY);
+}
+
+/*
+ * The amount right after word in a padded text ("pay about 50 now" -> 5000
+ * cents), when nothing after it makes it another unit ("50 gb"); -1 none.
+ */
+static int64_t bare_amount(const char *padded, const char *word)
+{
+	static const char *const soft[] = {"about", "around", "roughly", "only",
+					   "just",  "like",   "of",	 NULL};
+	static const char *const after[] = {
+	    "now", "a",	 "per", "monthly", "each", "every",   "for",   "with", "to", "and",
+	    "at",  "on", "but", "or",	   "in",   "dollars", "bucks", ",",    NULL};
+	long off = find_phrase(padded, word);
+	const char *p, *e;
+	char next[16] = "";
+	bool ok;
+	int64_t c;
+
+	if (off < 0)
+		return -1;
+	p = padded + off + 1 + strlen(word) + 1;
+	for (const char *const *x = soft; *x; x++)
+		if (strncmp(p, *x, strlen(*x)) == 0 && p[strlen(*x)] == ' ') {
+			p += strlen(*x) + 1;
+			break;
+		}
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	c = money_parse(p);
+	for (e = p; isdigit((unsigned char)*e) || *e == '.'; e++)
+		;
+	sscanf(e, " %15s", next);
+	ok = !next[0];
+	for (const char *const *x = after; *x && !ok; x++)
+		ok = strcmp(next, *x) == 0;
+	return ok && c > 0 && c <= 100000 ? c : -1;
 }
 
 /* Money the customer mentions: what they pay now, or the most they want to pay. */
@@ -1632,6 +1799,15 @@ static void read_money(struct turn *t)
 		}
 		break;
 	}
+	/* "we only pay 50 now", "my budget is 300": an amount without its currency,
+	 * right after paying or a limit */
+	for (const char *const *w = L("pay", "paying", "paid"); *w && t->spend < 0 && t->budget < 0;
+	     w++)
+		t->spend = bare_amount(t->norm, *w);
+	for (const char *const *w = L("budget is", "budget of", "under", "up to", "no more than",
+				      "less than", "max", "spend");
+	     *w && t->spend < 0 && t->budget < 0; w++)
+		t->budget = bare_amount(t->norm, *w);
 }
 
 static void read_day(struct turn *t)
@@ -1757,9 +1933,9 @@ static void read_message(struct turn *t)
 		if (*c == ' ' && c[1] && c[1] != ' ')
 			t->words++;
 	{
-		char first[32] = "";
+		char first[32];
 
-		sscanf(t->norm, " %31s", first);
+		lead_word(t->norm, first, sizeof(first));
 		t->question = strchr(txt, '?') != NULL;
 		for (const char *const *w = L("what", "how", "does", "do", "is", "can", "which",
 					      "are", "will", "whats", "hows", "could", "would");
@@ -1770,6 +1946,7 @@ static void read_message(struct turn *t)
 	read_competitor(t);
 	read_product(t);
 	read_category(t);
+	read_people(t);
 	read_needs(t);
 	read_money(t);
 	read_day(t);
@@ -1790,11 +1967,12 @@ static int first_need(unsigned tags)
 {
 	/* the order that best says what the customer is after */
 	static const enum need order[] = {
-	    NEED_WIFI_RANGE,	 NEED_DATA,	NEED_WFH,      NEED_GAMING,	    NEED_SPEED,
-	    NEED_KIDS,		 NEED_TEENS,	NEED_SENIORS,  NEED_ACCESSIBILITY,  NEED_SPORTS,
-	    NEED_STREAMING,	 NEED_TRAVEL,	NEED_SECURITY, NEED_NEW_HOME,	    NEED_FAMILY,
-	    NEED_SMALL_BUSINESS, NEED_COVERAGE, NEED_PREMIUM,  NEED_DEVICE_UPGRADE, NEED_BUDGET,
-	    NEED_SWITCHING,
+	    NEED_WIFI_RANGE,	 NEED_DATA,	     NEED_NO_INSTALL, NEED_WFH,
+	    NEED_GAMING,	 NEED_SPEED,	     NEED_KIDS,	      NEED_TEENS,
+	    NEED_SENIORS,	 NEED_ACCESSIBILITY, NEED_SPORTS,     NEED_STREAMING,
+	    NEED_TRAVEL,	 NEED_SECURITY,	     NEED_NEW_HOME,   NEED_FAMILY,
+	    NEED_SMALL_BUSINESS, NEED_COVERAGE,	     NEED_PREMIUM,    NEED_DEVICE_UPGRADE,
+	    NEED_BUDGET,	 NEED_SWITCHING,
 	};
 
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
@@ -1893,6 +2071,32 @@ static int best_fit(struct turn *t, const struct pinfo *r, int n)
 			for (int k = 0; k < NEED_COUNT; k++)
 				if (all & NB(k) && any_phrase(padded, needs[k].cues))
 					score += k == NEED_BUDGET ? 2 : 5;
+		}
+		/* who it is for: a phone made for grandparents is not a 12-year-old's */
+		{
+			char text[CATALOG_TEXT_MAX + CATALOG_LIST_MAX * (CATALOG_NAME_MAX + 1)];
+			char padded[sizeof(text) * 3 + 8];
+			size_t off = (size_t)snprintf(text, sizeof(text), "%s ", p->best_for);
+			bool young = all & (NB(NEED_KIDS) | NB(NEED_TEENS)),
+			     old = all & NB(NEED_SENIORS);
+			bool p_young, p_old;
+
+			for (size_t j = 0; j < p->n_keywords && off < sizeof(text); j++)
+				off += (size_t)snprintf(text + off, sizeof(text) - off, "%s ",
+							p->keywords[j]);
+			norm_padded(text, strlen(text), padded, sizeof(padded));
+			p_young = any_phrase(padded, needs[NEED_KIDS].cues) ||
+				  any_phrase(padded, needs[NEED_TEENS].cues);
+			p_old = any_phrase(padded, needs[NEED_SENIORS].cues);
+			if ((young && !old && p_old && !p_young) ||
+			    (old && !young && p_young && !p_old))
+				score -= 8;
+			/* a child's phone and a teen's are neighbours */
+			if ((all & NB(NEED_KIDS) && any_phrase(padded, needs[NEED_TEENS].cues) &&
+			     !any_phrase(padded, needs[NEED_KIDS].cues)) ||
+			    (all & NB(NEED_TEENS) && any_phrase(padded, needs[NEED_KIDS].cues) &&
+			     !any_phrase(padded, needs[NEED_TEENS].cues)))
+				score += 3;
 		}
 		/* their question is one the catalog answers for this product */
 		if (t->question)
@@ -2042,14 +2246,18 @@ static bool clean_answer(const struct turn *t, const char *a, const struct catal
 	return off > 20;
 }
 
-/* "Yes, kids profiles show ..." -> "Kids profiles show ..." */
+/* "Yes, kids profiles show ..." -> "Kids profiles show ..." (out may be a) */
 static void skip_yes(const char *a, char *out, size_t len)
 {
+	size_t n;
+
 	if (strncmp(a, "Yes. ", 5) == 0 || strncmp(a, "Yes, ", 5) == 0)
 		a += 5;
 	else if (strncmp(a, "No. ", 4) == 0)
 		a += 4;
-	snprintf(out, len, "%s", a);
+	n = strnlen(a, len - 1);
+	memmove(out, a, n);
+	out[n] = '\0';
 	if (out[0])
 		out[0] = (char)toupper((unsigned char)out[0]);
 }
@@ -2138,13 +2346,19 @@ static bool answer_question(struct turn *t, const struct pinfo *pi, char *out, s
 	char c[PART_MAX];
 
 	for (unsigned i = 0; i < pi->n_qa; i++) {
-		int sc = overlap(t->plain, pi->qa[i].q);
+		/* their words in the question or its answer ("their own profiles":
+		 * "kids profiles show only ..."); the question's own words break ties */
+		char both[2 * CATALOG_TEXT_MAX + 2];
+		int sc;
 
+		snprintf(both, sizeof(both), "%s %s", pi->qa[i].q, pi->qa[i].a);
+		sc = 4 * overlap(t->plain, both) + overlap(t->plain, pi->qa[i].q);
 		if (sc > best_score && clean_answer(t, pi->qa[i].a, pi->p, 3, c, sizeof(c))) {
 			best = (int)i;
 			best_score = sc;
 		}
 	}
+	best_score /= 4;
 	/* "Is it monitored?": one strong word is enough in a short question */
 	if (best < 0 || best_score < (t->words <= 6 ? 1 : 2) ||
 	    !clean_answer(t, pi->qa[best].a, pi->p, 3, out, len))
@@ -2260,20 +2474,28 @@ static void price_sentence(struct turn *t, const struct pinfo *pi, bool instalme
 static bool promo_clause(struct turn *t, const struct pinfo *pi, char *out, size_t len)
 {
 	const struct promo *pr;
-	char price[32];
+	char price[32], until[48] = "";
 
 	if (!pi->n_promos)
 		return false;
 	pr = &pi->promos[0];
 	money(t, pr->promo_cents, price, sizeof(price));
+	if (pr->ends[0]) {
+		/* the end date is part of the offer, said plainly (no countdown) */
+		char end[32];
+
+		date_words(pr->ends, end, sizeof(end));
+		snprintf(until, sizeof(until), ", until %s", end);
+	}
 	if (pr->monthly && pr->months > 0)
-		snprintf(out, len, "right now %s brings it to %s a month for the first %d months",
-			 pr->name, price, pr->months);
+		snprintf(out, len, "right now %s brings it to %s a month for the first %d months%s",
+			 pr->name, price, pr->months, until);
 	else if (pr->monthly)
-		snprintf(out, len, "right now %s brings it to %s a month", pr->name, price);
+		snprintf(out, len, "right now %s brings it to %s a month%s", pr->name, price,
+			 until);
 	else
-		snprintf(out, len, "right now %s brings it down to %s", pr->name, price);
-	id_add(t->m->promos_said, &t->m->n_promos_said, RESPONDER_MEMORY_OFFERS, pr->id);
+		snprintf(out, len, "right now %s brings it down to %s%s", pr->name, price, until);
+	promo_said(t, pr->id);
 	return true;
 }
 
@@ -2383,6 +2605,43 @@ static void present_question(struct turn *t, const struct pinfo *pi)
 			   "Is that the kind of thing you had in mind?")));
 }
 
+/*
+ * More of them than the plan has lines: the add-on from its cross-sells
+ * that brings a line, with the tool's price ("For the fifth person, add the
+ * Extra Family Line for $20 a month.").
+ */
+static void more_people(struct turn *t, const struct pinfo *pi)
+{
+	static const char *const nth[] = {"second",  "third",  "fourth", "fifth", "sixth",
+					  "seventh", "eighth", "ninth",	 "tenth"};
+	char xp[32];
+	int n = 0;
+
+	for (unsigned i = 0; i < pi->n_specs; i++)
+		if (strcmp(pi->specs[i].label, "lines") == 0)
+			n = atoi(pi->specs[i].value);
+	if (n < 2 || n > 9 || t->m->people <= n)
+		return;
+	for (unsigned i = 0; i < pi->n_xs; i++) {
+		const struct catalog_product *x = catalog_product_find(t->cat, pi->xs[i].id);
+		char xn[CATALOG_NAME_MAX + 8];
+
+		if (!x || !catalog_product_spec(x, "lines"))
+			continue;
+		money(t, pi->xs[i].cents, xp, sizeof(xp));
+		the(pi->xs[i].name, xn, sizeof(xn));
+		/* no "4 lines" here: the figure check judges a sentence against the
+		 * entry it names, and this one names the add-on */
+		if (t->m->people == n + 1)
+			say(t, 0, "For the %s person, add %s for %s%s.", nth[n - 1], xn, xp,
+			    pi->xs[i].monthly ? " a month" : "");
+		else
+			say(t, 0, "Everyone after the %s joins with %s, at %s%s each.", nth[n - 2],
+			    xn, xp, pi->xs[i].monthly ? " a month" : "");
+		return;
+	}
+}
+
 enum present_how {
 	PRESENT_FIT,   /* our pick for what they said */
 	PRESENT_NAMED, /* they asked for it by name */
@@ -2419,6 +2678,12 @@ static void present(struct turn *t, const struct pinfo *pi, const char *opener,
 	    promo, price, sizeof(price));
 
 	if (again) {
+		/* short on time, or "the bottom line": the price, not more proof */
+		bool price_asked =
+		    t->style & STYLE_SHORT ||
+		    any_phrase(t->norm, L("how much", "price", "cost", "costs", "bottom line",
+					  "what would i pay", "total"));
+
 		/* the same product still fits: take in what they added, give new proof */
 		if (fresh >= 0 && fresh != NEED_SWITCHING)
 			say(t, 1, "%s", needs[fresh].reflect);
@@ -2426,9 +2691,9 @@ static void present(struct turn *t, const struct pinfo *pi, const char *opener,
 			say(t, 0, "%s is still the one I'd pick.", pi->name);
 		else
 			say(t, 0, "%s still fits best.", pi->name);
-		if (pi->full && evidence(t, pi, 1, ev, sizeof(ev)))
+		if (pi->full && !(t->style & STYLE_SHORT) && evidence(t, pi, 1, ev, sizeof(ev)))
 			say(t, 1, "%s", ev);
-		if (fresh == NEED_BUDGET || t->budget > 0)
+		if (fresh == NEED_BUDGET || t->budget > 0 || price_asked)
 			say(t, 0, "%s", price);
 		present_question(t, pi);
 		action(t, "%s still fits: confirm the new detail they gave, then the next step.",
@@ -2438,10 +2703,25 @@ static void present(struct turn *t, const struct pinfo *pi, const char *opener,
 		t->out->suggested_state = AGENT_STATE_PRESENTING;
 		return;
 	}
+	if (t->answer[0]) {
+		/* their question first; the name comes before an answer that lacks it */
+		if (!strcasestr(t->answer, pi->name)) {
+			char a[PART_MAX];
+
+			snprintf(a, sizeof(a), "%s", t->answer);
+			lower_first(t, a);
+			say(t, 0, "On %s: %s", pi->name, a);
+		} else
+			say(t, 0, "%s", t->answer);
+		evidence_remember(t, t->answer);
+		budget = 0;
+	}
 	if (t->style & STYLE_SHORT) {
 		/* the answer first, one reason, a fast next step; the offer waits for the close */
 		price_sentence(t, pi, false, price, sizeof(price));
-		if (pi->full && evidence(t, pi, 2, ev, sizeof(ev))) {
+		if (t->answer[0]) {
+			/* answered: the price and the next step are all that is left */
+		} else if (pi->full && evidence(t, pi, 2, ev, sizeof(ev))) {
 			lower_first(t, ev);
 			say(t, 0, "%s is the one I'd pick \xe2\x80\x94 %s", pi->name, ev);
 		} else {
@@ -2454,7 +2734,7 @@ static void present(struct turn *t, const struct pinfo *pi, const char *opener,
 		t->out->suggested_state = AGENT_STATE_PRESENTING;
 		return;
 	}
-	if (t->style & STYLE_SPEC && pi->full) {
+	if (t->style & STYLE_SPEC && pi->full && !t->answer[0]) {
 		const char *const *ks = key_specs(pi);
 
 		if (spec_phrase(pi, ks[0], sp1, sizeof(sp1))) {
@@ -2465,7 +2745,7 @@ static void present(struct turn *t, const struct pinfo *pi, const char *opener,
 			budget = 0;
 		}
 	}
-	if (t->n_parts == 0 || (opener && *opener && t->n_parts == 1)) {
+	if (!named_yet(t, pi->name)) {
 		if (how == PRESENT_NAMED) {
 			if (pick(t, "named", 2))
 				say(t, 0, "%s, good choice.", pi->name);
@@ -2507,6 +2787,7 @@ static void present(struct turn *t, const struct pinfo *pi, const char *opener,
 		say(t, 1, "It's made for %s.", bf);
 	}
 	say(t, 0, "%s", price);
+	more_people(t, pi);
 	if (t->sk_promos && !pi->full && pi->promotion_name[0])
 		say(t, 2, "There's a %s offer on it at the moment too.", pi->promotion_name);
 	present_question(t, pi);
@@ -2592,6 +2873,228 @@ static bool find_fit(struct turn *t, unsigned keep, struct pinfo *ret)
 	if (get_product(t, r[b].id, keep, ret) == 0)
 		return true;
 	*ret = r[b];
+	return true;
+}
+
+/* ---- answering their question ----------------------------------------------------- */
+
+/* The spec a question asks about: "how fast" is the download speed. */
+static const struct {
+	const char *const *words;
+	const char *label;
+} spec_questions[] = {
+    {L("upload", "uploads"), "upload speed"},
+    {L("how fast", "speed", "mbps", "fast"), "download speed"},
+    {L("channels", "channel"), "channels"},
+    {L("screens", "at once", "how many people", "same time"), "screens at once"},
+    {L("hotspot", "tether", "tethering"), "hotspot data"},
+    {L("data", "gb", "gigabytes"), "data"},
+    {L("roaming", "abroad", "countries"), "roaming countries"},
+    {L("record", "recording", "dvr"), "cloud recording"},
+    {L("battery"), "battery"},
+    {L("storage", "memory"), "storage"},
+    {L("camera", "megapixel", "megapixels"), "camera"},
+    {L("cameras"), "cameras"},
+    {L("warranty"), "warranty"},
+};
+
+enum answer {
+	ANSWER_NONE,	/* not a question this can answer */
+	ANSWER_SAID,	/* the answer is in out */
+	ANSWER_UNKNOWN, /* "does it come with X?" and the tool says nothing of X */
+};
+
+/* A question to answer yes or no ("is it", "can I", "does it"), not "how"/"what". */
+static bool asks_yes_no(const struct turn *t)
+{
+	char first[32];
+
+	lead_word(t->plain, first, sizeof(first));
+	for (const char *const *w =
+		 L("how", "what", "whats", "which", "when", "where", "why", "who");
+	     *w; w++)
+		if (strcmp(first, *w) == 0)
+			return false;
+	return true;
+}
+
+/* A feature as it sits after "comes with": "a Wi-Fi 6 router", "kids profiles". */
+static void feature_phrase(const struct turn *t, const char *f, char *out, size_t len)
+{
+	const char *last = strrchr(f, ' ');
+	size_t n = strlen(f);
+	char first[24] = "";
+	bool upper = false, article;
+
+	last = last ? last + 1 : f;
+	sscanf(f, "%23[^ ]", first);
+	for (size_t i = 1; first[i]; i++)
+		upper |= isupper((unsigned char)first[i]) != 0;
+	/* no article for plurals, "-ing" words, numbers and what is never counted */
+	article = isalpha((unsigned char)f[0]) && n > 1 && f[n - 1] != 's' &&
+		  !(strlen(last) > 4 && strcmp(last + strlen(last) - 3, "ing") == 0);
+	for (const char *const *w = L("free", "no", "unlimited", "all", "priority", "data", "spam",
+				      "catch-up", "roaming", "mesh");
+	     *w && article; w++)
+		article = strcasecmp(first, *w) != 0;
+	snprintf(out, len, "%s%s", article ? (strchr("AEIOUaeiou", f[0]) ? "an " : "a ") : "", f);
+	if (!upper)
+		lower_first(t, out + (article ? (out[1] == 'n' ? 3 : 2) : 0));
+}
+
+/* The catalog's answer to their question; no leading "Yes," to a "how" or "what". */
+static bool qa_answer(struct turn *t, const struct pinfo *pi, char *out, size_t len)
+{
+	if (!answer_question(t, pi, out, len))
+		return false;
+	if (!asks_yes_no(t))
+		skip_yes(out, out, len);
+	return true;
+}
+
+/* "Does it come with ...?", "does it have ...?": asks whether it has something. */
+static bool asks_has(const struct turn *t)
+{
+	return t->question &&
+	       any_phrase(t->norm, L("come with", "comes with", "include", "includes", "included",
+				     "have a", "have an", "has a", "has an", "support", "supports",
+				     "got a", "offer a"));
+}
+
+/*
+ * The customer's question about pi, answered into out from what the tool
+ * returned: its questions and answers, the price and contract (price_too),
+ * a spec, a feature. ANSWER_UNKNOWN when they ask whether it has something
+ * the tool does not list.
+ */
+static enum answer answer_about(struct turn *t, const struct pinfo *pi, bool price_too, char *out,
+				size_t len)
+{
+	bool quantity = any_phrase(t->norm, L("how many", "how much", "how fast", "what speed"));
+	char sp[96], up[96];
+
+	out[0] = '\0';
+	/* "how many screens?": a number from the specs beats a catalog answer's yes */
+	if (!quantity && qa_answer(t, pi, out, len))
+		return ANSWER_SAID;
+	if (price_too && any_phrase(t->norm, L("how much", "price", "cost", "costs", "monthly",
+					       "pay", "bottom line"))) {
+		price_with_promo(t, pi, !(t->sk_promos && pi->n_promos), t->sk_promos, out, len);
+		return ANSWER_SAID;
+	}
+	if (price_too &&
+	    any_phrase(t->norm, L("contract", "tied in", "locked in", "cancel", "leave"))) {
+		if (pi->contract_months)
+			snprintf(out, len, "%s is a %d-month contract.", pi->name,
+				 pi->contract_months);
+		else
+			snprintf(out, len, "There's no contract on %s: you can leave any month.",
+				 pi->name);
+		return ANSWER_SAID;
+	}
+	for (size_t i = 0; i < sizeof(spec_questions) / sizeof(spec_questions[0]); i++) {
+		if (!any_phrase(t->norm, spec_questions[i].words) ||
+		    !spec_phrase(pi, spec_questions[i].label, sp, sizeof(sp)))
+			continue;
+		if (strcmp(spec_questions[i].label, "download speed") == 0 &&
+		    spec_phrase(pi, "upload speed", up, sizeof(up)))
+			snprintf(out, len, "%s gives you %s and %s.", pi->name, sp, up);
+		else
+			snprintf(out, len, "%s gives you %s.", pi->name, sp);
+		return ANSWER_SAID;
+	}
+	if (quantity && qa_answer(t, pi, out, len))
+		return ANSWER_SAID;
+	/* "does it come with a Wi-Fi 6 router?": a feature the tool lists */
+	for (unsigned i = 0; i < pi->n_features && t->question; i++) {
+		char f[CATALOG_NAME_MAX + 4];
+
+		if (overlap(t->plain, pi->features[i]) < (asks_has(t) ? 1 : 2))
+			continue;
+		feature_phrase(t, pi->features[i], f, sizeof(f));
+		snprintf(out, len, "%s%s comes with %s.", asks_has(t) ? "Yes, " : "", pi->name, f);
+		return ANSWER_SAID;
+	}
+	if (any_phrase(t->norm, L("install", "installation", "engineer", "set up", "setup")))
+		for (unsigned i = 0; i < pi->n_features; i++)
+			if (strcasestr(pi->features[i], "install")) {
+				snprintf(out, len, "%s comes with %s.", pi->name, pi->features[i]);
+				return ANSWER_SAID;
+			}
+	/* the service terms (compensation, refunds, guarantees) are not in the catalog */
+	if (t->question &&
+	    any_phrase(t->norm, L("compensation", "compensate", "refund", "refunds", "money back",
+				  "guarantee", "guaranteed", "uptime", "goes down", "outage",
+				  "outages", "terms and conditions", "early termination")))
+		return ANSWER_UNKNOWN;
+	return asks_has(t) ? ANSWER_UNKNOWN : ANSWER_NONE;
+}
+
+/*
+ * Their question answered by another product of the category, read with
+ * get_product (keep: calls to leave). A question about what they can do
+ * ("can I keep my number?") is the store's answer for the category; a
+ * question about what a product has is that product's ("Fibre Gig has it").
+ */
+static bool other_answer(struct turn *t, int cat, const struct catalog_product *except,
+			 unsigned keep, char *out, size_t len)
+{
+	const struct catalog_product *best = NULL;
+	int best_sc = 1;
+	struct pinfo pi;
+	char a[PART_MAX];
+
+	if (cat < 0 || !t->question)
+		return false;
+	for (size_t i = 0; i < catalog_product_count(t->cat); i++) {
+		const struct catalog_product *c = catalog_product_at(t->cat, i);
+
+		if ((int)c->category != cat || c == except ||
+		    c->category == CATALOG_CATEGORY_ADDONS)
+			continue;
+		for (size_t j = 0; j < c->n_questions; j++) {
+			char both[2 * CATALOG_TEXT_MAX + 2];
+			int sc;
+
+			/* what they can do: the question itself must be theirs; what a
+			 * product has: its answer's words count too ("home servers") */
+			snprintf(both, sizeof(both), "%s %s", c->questions[j].q,
+				 asks_has(t) ? c->questions[j].a : "");
+			sc = overlap(t->plain, both);
+			if (sc > best_sc) {
+				best = c;
+				best_sc = sc;
+			}
+		}
+		/* what a product has: a feature it lists ("Smart lock") */
+		for (size_t j = 0; j < c->n_features && asks_has(t); j++)
+			if (overlap(t->plain, c->features[j]) + 1 > best_sc) {
+				best = c;
+				best_sc = overlap(t->plain, c->features[j]) + 1;
+			}
+	}
+	if (!best || get_product(t, best->id, keep, &pi) < 0)
+		return false;
+	if (asks_has(t)) {
+		char b[PART_MAX];
+
+		for (unsigned i = 0; i < pi.n_features; i++)
+			if (overlap(t->plain, pi.features[i]) >= 1) {
+				feature_phrase(t, pi.features[i], b, sizeof(b));
+				snprintf(out, len, "If it's a must, %s comes with %.200s.", pi.name,
+					 b);
+				return true;
+			}
+		if (!answer_question(t, &pi, a, sizeof(a)) || n_figures(t, a) > 0)
+			return false;
+		skip_yes(a, b, sizeof(b));
+		lower_first(t, b);
+		snprintf(out, len, "%s has it, if it's a must: %.400s", pi.name, b);
+		return true;
+	}
+	if (!answer_question(t, &pi, a, sizeof(a)) || n_figures(t, a) > 0)
+		return false;
+	snprintf(out, len, "%s", a);
 	return true;
 }
 
@@ -2703,7 +3206,7 @@ static void cmp_parse(struct turn *t, const cJSON *r, struct cmpinfo *ci)
 		size_t l = strlen(ci->theirs);
 		int64_t setup = money_parse(jstr(it, "setup_fee"));
 
-		snprintf(ci->theirs + l, sizeof(ci->theirs) - l, "%s%s", l ? " plus " : "",
+		snprintf(ci->theirs + l, sizeof(ci->theirs) - l, "%s%s", l ? " and " : "",
 			 jstr(it, "name") ? jstr(it, "name") : "");
 		if (setup > 0)
 			ci->theirs_setup += setup;
@@ -2774,8 +3277,8 @@ static bool competitor_heard(const struct turn *t, const struct catalog_competit
  * customer mentioned), and/or what they pay now.
  */
 static int compare(struct turn *t, const struct catalog_product *p,
-		   const struct catalog_competitor *k, const struct catalog_offer *offer,
-		   int64_t spend, unsigned keep, struct cmpinfo *ci)
+		   const struct catalog_competitor *k, const struct catalog_offer *const *offers,
+		   unsigned n_offers, int64_t spend, unsigned keep, struct cmpinfo *ci)
 {
 	cJSON *args = cJSON_CreateObject(), *ids, *res;
 	int r;
@@ -2788,11 +3291,11 @@ static int compare(struct turn *t, const struct catalog_product *p,
 	ids = cJSON_AddArrayToObject(args, "product_ids");
 	if (ids)
 		cJSON_AddItemToArray(ids, cJSON_CreateString(p->id));
-	if (offer) {
+	if (n_offers) {
 		cJSON *o = cJSON_AddArrayToObject(args, "offer_ids");
 
-		if (o)
-			cJSON_AddItemToArray(o, cJSON_CreateString(offer->id));
+		for (unsigned i = 0; o && i < n_offers; i++)
+			cJSON_AddItemToArray(o, cJSON_CreateString(offers[i]->id));
 	} else if (k) {
 		const struct catalog_comparison *use = NULL;
 
@@ -2914,8 +3417,9 @@ static void say_comparison(struct turn *t, const struct cmpinfo *ci,
 			snprintf(intro, sizeof(intro), " (%s a month for the first %d months)", c,
 				 ci->intro_months);
 		}
-		say(t, 0, "%s is %s a month%s%s%s; %s is %s a month%s.", ci->theirs, a, intro,
-		    setup, tc, ours, b, oc);
+		say(t, 0, "%s %s %s a month%s%s%s; %s is %s a month%s.", ci->theirs,
+		    strstr(ci->theirs, " and ") ? "come to" : "is", a, intro, setup, tc, ours, b,
+		    oc);
 	}
 	money(t, ci->diff_m, a, sizeof(a));
 	money(t, ci->diff_y, b, sizeof(b));
@@ -2943,13 +3447,22 @@ static void say_comparison(struct turn *t, const struct cmpinfo *ci,
 			    d, a);
 	} else if (ci->cheaper_m < 0) {
 		if (ci->n_extras) {
+			/* "on top of what you pay now" only when they pay it now; their
+			 * name stays out of a sentence with our figures (the figure check
+			 * would judge them against their offer) */
+			const char *than =
+			    ci->spend > 0 || any_phrase(t->norm, L("i pay", "we pay", "paying",
+								   "currently", "i have", "we have",
+								   "im with", "were with",
+								   "already", "i use", "we use"))
+				? "on top of what you pay now"
+				: "more";
+
 			if (ci->n_extras >= 2)
-				say(t, 0,
-				    "So %s and %s come to %s a month on top of what you pay now.",
-				    ci->extras[0], ci->extras[1], a);
+				say(t, 0, "So %s and %s come to %s a month %s.", ci->extras[0],
+				    ci->extras[1], a, than);
 			else
-				say(t, 0, "So %s comes to %s a month on top of what you pay now.",
-				    ci->extras[0], a);
+				say(t, 0, "So %s comes to %s a month %s.", ci->extras[0], a, than);
 			if (before && before_cents > ci->diff_m)
 				say(t, 0, "That's less than %s on its own.", before->name);
 			return;
@@ -2960,7 +3473,12 @@ static void say_comparison(struct turn *t, const struct cmpinfo *ci,
 		    k ? k->name : "theirs", a, b);
 	} else {
 		say(t, 0, "It costs the same each month, so the difference is in what's included.");
+		/* the same list price, but our offer makes the first year cheaper */
+		if (ci->cheaper_fy > 0 && ci->diff_fy > 0 && why[0])
+			say(t, 0, "Counting %s, the first year comes to %s less with us.", why, d);
 	}
+	if (t->answer[0])
+		return; /* their question took the room the extras would have had */
 	if (ci->n_extras >= 2)
 		say(t, ci->cheaper_m < 0 ? 0 : 1, "With us you also get %s, and %s.", ci->extras[0],
 		    ci->extras[1]);
@@ -3043,11 +3561,24 @@ static void do_compare(struct turn *t)
 		      : competitor_category(k) >= 0 ? competitor_category(k)
 						    : t->m->category;
 		if (cat < 0) {
-			say(t, 0, "Happy to put the numbers side by side.");
-			ask(t, k ? pick_from(t, "whichsvc",
-					     L("Is it your phone, the internet or TV you have with "
-					       "them now?",
-					       "Which service is it: phone, internet or TV?"))
+			char q[200];
+
+			/* tied in elsewhere: timing, not a no */
+			if (k && any_cue(t->norm, objection_cues[OBJ_CONTRACT]))
+				say(t, 0,
+				    "Being tied in is worth planning around: we can line the "
+				    "switch up with the day your contract ends.");
+			else
+				say(t, 0, "Happy to put the numbers side by side.");
+			if (k)
+				snprintf(
+				    q, sizeof(q),
+				    pick(t, "whichsvc", 2)
+					? "Is it your phone, the internet or TV you have with %s "
+					  "now?"
+					: "Which service is it with %s: phone, internet or TV?",
+				    k->name);
+			ask(t, k ? q
 				 : "Which service would you like me to compare: phone, internet or "
 				   "TV?");
 			suggest(t, "My phone plan", "Home internet", "TV");
@@ -3106,7 +3637,25 @@ static void do_compare(struct turn *t)
 	if (signal_on(t, SIGNAL_OBJECTION))
 		say(t, 3, "%s",
 		    pick_from(t, "cmpack", L("Fair question.", "Good that you're checking.")));
-	r = compare(t, p, offer ? NULL : k, offer, spend, 0, &ci);
+	/* "I'm switching from Crestel, can I keep my number?": the answer, then the math */
+	if (t->question && calls_left(t) >= 3 &&
+	    other_answer(t, (int)p->category, NULL, 1, t->answer, sizeof(t->answer)))
+		say(t, 0, "%s", t->answer);
+	{
+		/* everything they named of theirs ("StreamMax and Crestel TV Plus"), added up */
+		const struct catalog_offer *const *ov = t->n_offers > 1 ? t->offers : &offer;
+		unsigned no = t->n_offers > 1 ? t->n_offers : offer ? 1 : 0;
+
+		r = compare(t, p, no ? NULL : k, ov, no, spend, 0, &ci);
+	}
+	if (r < 0 && k && spend <= 0 && k->n_offers == 1 && t->n_offers == 0 &&
+	    p->billing == CATALOG_BILLING_MONTHLY) {
+		/* "is TV Sports Max cheaper than ArenaPass?": they sell one thing, in
+		 * another category; set it against that, the question asked */
+		const struct catalog_offer *only = &k->offers[0];
+
+		r = compare(t, p, NULL, &only, 1, spend, 0, &ci);
+	}
 	if (r < 0 && k && spend <= 0) {
 		/* nothing of theirs to set against it (or not allowed yet): ask for the anchor */
 		say(t, 0, "I'd rather compare like with like than guess at %s's prices.", k->name);
@@ -3147,9 +3696,15 @@ static void do_compare(struct turn *t)
 	if (t->style & STYLE_SWITCH && k) {
 		char q[160];
 
-		snprintf(q, sizeof(q),
-			 "When does your contract with %s end, so we can time the switch?",
-			 k->name);
+		if (t->m->contract_end[0])
+			snprintf(
+			    q, sizeof(q),
+			    "Shall we plan the switch for %s, when your contract with %s ends?",
+			    t->m->contract_end, k->name);
+		else
+			snprintf(q, sizeof(q),
+				 "When does your contract with %s end, so we can time the switch?",
+				 k->name);
 		ask(t, q);
 	} else if (t->style & STYLE_HARD) {
 		close_question(t, p);
@@ -3307,6 +3862,10 @@ static const struct xsell *choose_cross(struct turn *t, const struct pinfo *pi)
 	if (!t->sk_cross || t->m->cross_declined || t->m->n_cross_offered >= 2 ||
 	    t->style & (STYLE_NO_EXTRAS | STYLE_NO_CLOSE | STYLE_NO_SELL))
 		return NULL;
+	/* "can I get it today?": they want it done, not a tour of extras */
+	if (any_phrase(t->norm, L("today", "right now", "straight away", "right away", "asap",
+				  "quick", "quickly", "in a hurry")))
+		return NULL;
 	snprintf(all, sizeof(all), "%s", t->norm);
 	for (int k = 0; k < NEED_COUNT; k++)
 		if ((t->tags | t->m->needs) & NB(k)) {
@@ -3329,10 +3888,17 @@ static const struct xsell *choose_cross(struct turn *t, const struct pinfo *pi)
 		    !strstr(x->why, "cheaper"))
 			continue;
 		s = 2 * overlap(all, x->why) + overlap(all, x->name);
-		if (xp->category == CATALOG_CATEGORY_ADDONS)
+		if (xp->category == CATALOG_CATEGORY_ADDONS) {
 			s += 1;
-		if (x->cents > pi->price_cents && pi->monthly)
-			s -= 1;
+			/* a cheap natural fit: an add-on at most a third of the plan's
+			 * price, or a year of it at most a quarter of a device's */
+			if (!t->reason_only && pi->price_cents > 0 &&
+			    (pi->monthly ? 3 * x->cents <= pi->price_cents
+					 : x->monthly && 48 * x->cents <= pi->price_cents))
+				s += 1;
+		} else if (x->cents > pi->price_cents && pi->monthly) {
+			s -= 3; /* a second, dearer plan is not an add-on */
+		}
 		if (s > best_score) {
 			best = x;
 			best_score = s;
@@ -3355,7 +3921,7 @@ static void say_deadline(struct turn *t, const struct pinfo *pi)
 		    pi->promos[0].name, end, pr, pi->promos[0].months);
 	else
 		say(t, 1, "%s runs until %s, so you'd pay %s.", pi->promos[0].name, end, pr);
-	id_add(t->m->promos_said, &t->m->n_promos_said, RESPONDER_MEMORY_OFFERS, pi->promos[0].id);
+	promo_said(t, pi->promos[0].id);
 	id_add(t->m->deadlines_said, &t->m->n_deadlines_said, RESPONDER_MEMORY_OFFERS,
 	       pi->promos[0].id);
 }
@@ -3382,6 +3948,7 @@ static void next_step(struct turn *t, const struct pinfo *pi, const char *extra,
 		snprintf(why, sizeof(why), "%s", x->why);
 		chop_period(why);
 		lower_first(t, why);
+		say_deadline(t, pi); /* the offer they said yes to, confirmed once */
 		say(t, 0, "One thing that would round it off: %s.", why);
 		{
 			char q[PART_MAX];
@@ -3504,6 +4071,22 @@ static void do_closing(struct turn *t)
 		snprintf(t->m->pending_product, sizeof(t->m->pending_product), "%s", p->id);
 		return;
 	}
+	/* "when can it be installed?" for something that needs no visit: say so, and
+	 * it is still a question, so the decision is asked for */
+	if (any_phrase(t->norm, L("installed", "installation", "install", "engineer")) &&
+	    !needs_install(pi.p)) {
+		say(t, 0,
+		    "There's no installation visit for %s: it's ready to use the day you sign "
+		    "up.",
+		    pi.name);
+		strong = false;
+	}
+	/* "what do I need to bring?": answered, then the next step */
+	if (any_phrase(t->norm, L("need to bring", "should i bring", "what do i bring",
+				  "what documents", "do i need id", "bring anything")))
+		say(t, 0,
+		    "A colleague confirms your ID and payment details with you when you sign "
+		    "up, so that's all you need.");
 	if (strong || t->day >= 0) {
 		say(t, 3, "%s",
 		    pick_from(t, "yes", L("Great choice.", "Lovely, good choice.", "Brilliant.")));
@@ -3637,6 +4220,41 @@ static int current_promotion(struct turn *t, const struct pinfo *pi, struct prom
 	return r;
 }
 
+/*
+ * A cheaper product in pi's category that still fits what they said (one
+ * search_products call), said as "<lead>X is $Y and is made for ...", and put
+ * in focus. false when there is none.
+ */
+static bool say_step_down(struct turn *t, const struct pinfo *pi, const char *lead)
+{
+	struct pinfo r[5];
+	char bf[PART_MAX], pr[32], q[QUERY_MAX + 1] = "";
+	int n = 0, b;
+
+	/* the products most like it (its own keywords), under its price */
+	for (size_t i = 0; pi->p && i < pi->p->n_keywords; i++)
+		if (strlen(q) + strlen(pi->p->keywords[i]) + 2 < sizeof(q))
+			snprintf(q + strlen(q), sizeof(q) - strlen(q), "%s%s", q[0] ? " " : "",
+				 pi->p->keywords[i]);
+	if (pi->p)
+		n = search_run(t, q, (int)pi->p->category, pi->price_cents - 1, 1, r, 5);
+	if (n <= 0 && pi->p)
+		n = search(t, (int)pi->p->category, pi->price_cents - 1, 1, r, 5, false);
+	b = n > 0 ? step_down(t, pi->p, r, n) : -1;
+
+	if (b < 0)
+		return false;
+	money(t, r[b].price_cents, pr, sizeof(pr));
+	snprintf(bf, sizeof(bf), "%s", r[b].best_for);
+	chop_period(bf);
+	lower_first(t, bf);
+	say(t, 0, "%s%s is %s%s and is made for %s.", lead, r[b].name, pr,
+	    r[b].monthly ? " a month" : "", bf);
+	set_focus(t, r[b].id, true);
+	ask(t, "Would that be closer to what you had in mind?");
+	return true;
+}
+
 static int objection_kind(const struct turn *t)
 {
 	static const enum objection order[] = {OBJ_PARTNER, OBJ_CONTRACT, OBJ_TRUST, OBJ_HASSLE,
@@ -3658,6 +4276,16 @@ static bool bridge(const struct turn *t, char *out, size_t len)
 		return false;
 	snprintf(out, len, "%s", needs[nd].bridge);
 	return true;
+}
+
+/* One sentence on the contract: no_contract with the name, or tied with the name and months. */
+static void say_terms(struct turn *t, const struct pinfo *pi, int prio, const char *no_contract,
+		      const char *tied)
+{
+	if (pi->monthly && pi->contract_months == 0)
+		say(t, prio, no_contract, pi->name);
+	else if (pi->contract_months > 0)
+		say(t, prio, tied, pi->name, pi->contract_months);
 }
 
 static void do_objection(struct turn *t)
@@ -3712,8 +4340,15 @@ static void do_objection(struct turn *t)
 			      L("Fair enough, the monthly cost matters.",
 				"That's fair, it has to make sense for the budget.",
 				"I hear you, nobody wants to pay for more than they need.")));
+		/* "ok what about something cheaper": they asked for another one, so that
+		 * comes first, before paying monthly or an offer on this one */
+		if (any_phrase(t->norm, L("something cheaper", "anything cheaper", "cheaper one",
+					  "cheaper option", "cheaper alternative", "cheaper plan",
+					  "cheaper phone", "less expensive", "cheapest")) &&
+		    say_step_down(t, &pi, "A step down that still fits: "))
+			break;
 		if ((k || spend > 0) && pi.monthly &&
-		    compare(t, pi.p, k, NULL, spend, 0, &ci) == 0) {
+		    compare(t, pi.p, k, NULL, 0, spend, 0, &ci) == 0) {
 			char a[32], b[32], c[32];
 
 			money(t, ci.theirs_m, a, sizeof(a));
@@ -3769,8 +4404,7 @@ static void do_objection(struct turn *t)
 				    pi.contract_months ? "" : ", with no contract");
 			else
 				say(t, 0, "With %s it's %s.", promo.name, pp);
-			id_add(t->m->promos_said, &t->m->n_promos_said, RESPONDER_MEMORY_OFFERS,
-			       promo.id);
+			promo_said(t, promo.id);
 			if (pi.monthly && pi.p && t->m->spend_cents < 0 &&
 			    category_talk[pi.p->category].spend_q) {
 				t->m->spend_asked = true;
@@ -3780,30 +4414,8 @@ static void do_objection(struct turn *t)
 			}
 			break;
 		}
-		{
-			/* a cheaper product in the same category that still fits what they said */
-			struct pinfo r[5];
-			int n = pi.p ? search(t, (int)pi.p->category, pi.price_cents - 1, 1, r, 5,
-					      false)
-				     : 0;
-			int b = n > 0 ? step_down(t, pi.p, r, n) : -1;
-
-			if (b >= 0) {
-				char bf[PART_MAX];
-
-				money(t, r[b].price_cents, pr, sizeof(pr));
-				snprintf(bf, sizeof(bf), "%s", r[b].best_for);
-				chop_period(bf);
-				lower_first(t, bf);
-				say(t, 0,
-				    "If the price is the sticking point, %s is %s%s and is made "
-				    "for %s.",
-				    r[b].name, pr, r[b].monthly ? " a month" : "", bf);
-				set_focus(t, r[b].id, true);
-				ask(t, "Would that be closer to what you had in mind?");
-				break;
-			}
-		}
+		if (say_step_down(t, &pi, "If the price is the sticking point, "))
+			break;
 		/* the value, then the anchor that lets compare do the math next time */
 		if (evidence(t, &pi, 1, ev, sizeof(ev))) {
 			lower_first(t, ev);
@@ -3837,15 +4449,9 @@ static void do_objection(struct turn *t)
 		    pick_from(t, "ackthink",
 			      L("Of course, it's worth thinking over.",
 				"Makes sense, there's no rush at all.")));
-		if (pi.monthly && pi.contract_months == 0)
-			say(t, 1,
-			    "%s has no contract, so whenever you decide, you're never stuck with "
-			    "it.",
-			    pi.name);
-		else if (pi.contract_months > 0)
-			say(t, 1,
-			    "Worth knowing: %s is a %d-month contract, so it's right to be sure.",
-			    pi.name, pi.contract_months);
+		say_terms(t, &pi, 1,
+			  "%s has no contract, so whenever you decide, you're never stuck with it.",
+			  "Worth knowing: %s is a %d-month contract, so it's right to be sure.");
 		if (tools_allowed(tools_find("book_appointment"), t->in->tools->state) ||
 		    t->in->tools->state == AGENT_STATE_PRESENTING) {
 			ask(t, "Would it help to book a time to come back, so someone has it ready "
@@ -3885,6 +4491,23 @@ static void do_objection(struct turn *t)
 	case OBJ_TRUST: {
 		char price[200];
 
+		if (!any_cue(t->norm,
+			     L("whats the catch", "hidden fees", "hidden costs", "small print"))) {
+			/* reviews, doubt: no "no catch"; what makes it safe to try */
+			say(t, 0, "%s",
+			    pick_from(t, "ackdoubt",
+				      L("It's fair to check what other people say first.",
+					"That's a fair worry, and worth taking seriously.")));
+			say_terms(
+			    t, &pi, 0,
+			    "%s has no contract, so you can try it and leave any month if it "
+			    "doesn't work for you.",
+			    "%s is a %d-month contract, so a colleague can go through it with "
+			    "you first.");
+			ask(t, "What was it in the reviews that worried you?");
+			break;
+		}
+
 		say(t, 0, "%s",
 		    pick_from(t, "acktrust",
 			      L("Good question to ask.", "Fair question, it's worth checking.")));
@@ -3901,6 +4524,15 @@ static void do_objection(struct turn *t)
 		break;
 	}
 	case OBJ_NEED:
+		/* "I don't need that much speed": less of the same, not a no; and
+		 * not a need for speed */
+		t->tags = 0;
+		if (any_phrase(t->norm,
+			       L("that much", "so much", "as much", "that many", "so many",
+				 "all that", "that fast", "the fastest", "the best", "that big")) &&
+		    say_step_down(t, &pi,
+				  "Fair enough, no point paying for more than you'll use: "))
+			break;
 		say(t, 0, "Fair enough; if you don't need it, it's not worth paying for.");
 		ask(t, "What would have to change for it to be worth it to you?");
 		t->out->suggested_state = AGENT_STATE_DISCOVERY;
@@ -4055,13 +4687,20 @@ static bool do_pending(struct turn *t)
 				      L("No problem, we'll keep it simple.",
 					"Of course, keeping it simple.")));
 			next_step(t, &pi, NULL, false);
+		} else if (!yes) {
+			/* "Saturday morning": the day for what they said yes to, not the add-on */
+			m->cross_declined = true;
+			next_step(t, &pi, NULL, false);
 		} else {
 			next_step(t, &pi, extra, false);
 		}
 		return true;
 	}
-	case PENDING_HANDOFF:
+	case PENDING_HANDOFF: {
 		m->pending = PENDING_NONE;
+		/* a yes to "shall I get a colleague?" is a yes to the colleague: only
+		 * an add-on that answers something they said is worth the wait */
+		t->reason_only = m->asked_colleague;
 		if (no) {
 			say(t, 0, "No problem at all.");
 			say(t, 0,
@@ -4074,6 +4713,7 @@ static bool do_pending(struct turn *t)
 		say(t, 3, "%s", pick_from(t, "yes", L("Great choice.", "Lovely.", "Brilliant.")));
 		next_step(t, &pi, NULL, true);
 		return true;
+	}
 	case PENDING_BOOK:
 		if (no) {
 			m->pending = PENDING_NONE;
@@ -4276,8 +4916,9 @@ static void do_recovery(struct turn *t)
 
 static int chat_kind(const struct turn *t)
 {
-	static const enum chat order[] = {CHAT_BYE,   CHAT_THANKS,  CHAT_WHO,  CHAT_BROWSE,
-					  CHAT_HOWRU, CHAT_WEATHER, CHAT_BUSY, CHAT_GREET};
+	static const enum chat order[] = {CHAT_BYE,	CHAT_THANKS, CHAT_WHO,
+					  CHAT_BROWSE,	CHAT_JOKE,   CHAT_HOWRU,
+					  CHAT_WEATHER, CHAT_BUSY,   CHAT_GREET};
 
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		if (any_phrase(t->norm, chat_cues[order[i]]))
@@ -4352,6 +4993,16 @@ static void do_small_talk(struct turn *t)
 		suggest(t, "Phones", "Home internet", "TV and streaming");
 		action(t, "Browsing: give them space; be nearby if something catches their eye.");
 		return;
+	case CHAT_JOKE:
+		/* play along for one line, then back to why they came */
+		say(t, 0, "%s",
+		    pick_from(
+			t, "joke",
+			L("Here's one: I'd tell you a joke about Wi-Fi, but you'd need to stand "
+			  "closer to get it.",
+			  "Jokes aren't my strong point, I'm afraid; I'm much better with phone "
+			  "plans.")));
+		break;
 	case CHAT_HOWRU:
 		if (!(t->style & STYLE_NO_CHAT))
 			say(t, 0, "I'm doing well, thanks for asking.");
@@ -4370,6 +5021,91 @@ static void do_small_talk(struct turn *t)
 	}
 	back_to_need(t);
 	suggest(t, "Phone plans", "Home internet", "TV and streaming");
+}
+
+/* ---- what the kiosk will not do: said plainly, then what it can do ------------------ */
+
+enum refusal {
+	REFUSE_NONE,
+	REFUSE_DISCOUNT, /* "promise me 50% off", "approve a discount" */
+	REFUSE_ROLE,	 /* "pretend you're the store manager" */
+	REFUSE_ABSENT,	 /* "book it for my neighbour, she's not here" */
+	REFUSE_PRIVACY,	 /* "what did the last customer buy?" */
+};
+
+static enum refusal refusal_kind(const struct turn *t)
+{
+	bool off = any_phrase(t->norm, L("discount", "half price", "percent", "per cent")) ||
+		   strstr(t->norm, "0 off ") || strstr(t->norm, "5 off ");
+
+	if (any_phrase(t->norm, L("last customer", "another customer", "other customer",
+				  "other customers", "previous customer", "someone elses",
+				  "somebody elses", "the person before", "other peoples",
+				  "what did my neighbour", "what did he buy", "what did she buy",
+				  "what did they buy", "their phone number", "his phone number",
+				  "her phone number", "their address")))
+		return REFUSE_PRIVACY;
+	if (any_phrase(t->norm, L("pretend youre", "pretend you are", "pretend to be", "act as the",
+				  "act like the", "youre the manager", "you are the manager",
+				  "role play", "roleplay")))
+		return REFUSE_ROLE;
+	/* asking is fine ("can you give me a discount?" gets the running offer);
+	 * a demand for one we do not have is not */
+	if (off && any_phrase(t->norm, L("promise", "approve", "guarantee", "authorise",
+					 "authorize", "or i walk", "or ill walk", "or im leaving")))
+		return REFUSE_DISCOUNT;
+	if (any_phrase(t->norm,
+		       L("book", "install", "installation", "sign up", "order", "set up")) &&
+	    any_phrase(t->norm, L("not here", "isnt here", "arent here", "not with me", "cant come",
+				  "on her behalf", "on his behalf", "on their behalf")))
+		return REFUSE_ABSENT;
+	return REFUSE_NONE;
+}
+
+static void do_refusal(struct turn *t, enum refusal kind)
+{
+	const struct catalog_product *p =
+	    t->named ? t->named : catalog_product_find(t->cat, t->m->focus);
+	struct pinfo pi;
+	char price[PART_MAX];
+
+	t->m->pending = PENDING_NONE;
+	switch (kind) {
+	case REFUSE_PRIVACY:
+		say(t, 0,
+		    "I can't share anything about other customers; their details are private, "
+		    "just as yours are.");
+		back_to_need(t);
+		action(t, "Asked about another customer's details: refused; nothing shared.");
+		return;
+	case REFUSE_ABSENT:
+		say(t, 0,
+		    "I can't book that for someone who isn't here: they'll need to arrange it "
+		    "themselves, in person or with a colleague.");
+		say(t, 1, "I'm happy to tell you about the options so you can pass them on.");
+		action(t, "Asked to book for someone who is not here: declined; no booking made.");
+		return;
+	case REFUSE_ROLE:
+	case REFUSE_DISCOUNT:
+		say(t, 0, "%s",
+		    kind == REFUSE_ROLE
+			? "I can't act as a manager or approve discounts; only staff can, and the "
+			  "prices are the ones I can show you."
+			: "I can't promise a discount that isn't there, and I won't make one up.");
+		if (p && get_product(t, p->id, 0, &pi) == 0) {
+			set_focus(t, pi.id, true);
+			price_with_promo(t, &pi, false, true, price, sizeof(price));
+			say(t, 0, "The real price: %s is %s", pi.name,
+			    price + 5 /* after "It's " */);
+			ask(t, "Would it help to look at a plan that costs less?");
+		} else {
+			back_to_need(t);
+		}
+		action(t, "Pushed for a discount: refused plainly; only real prices and offers.");
+		return;
+	case REFUSE_NONE:
+		break;
+	}
 }
 
 /* A fact "key=value" from earlier visits. */
@@ -4489,78 +5225,53 @@ static void ask_discovery(struct turn *t, int cat)
 	t->out->suggested_state = AGENT_STATE_DISCOVERY;
 }
 
+/* "Does Fibre 300 come with a static IP?" and the tool does not say: honest, and a colleague. */
+static void say_unknown(struct turn *t, const struct pinfo *pi)
+{
+	char other[PART_MAX];
+
+	set_focus(t, pi->id, true);
+	say(t, 0,
+	    "That's not something I can confirm for %s from what I have here; a colleague "
+	    "can check it for you.",
+	    pi->name);
+	if (other_answer(t, pi->p ? (int)pi->p->category : -1, pi->p, 1, other, sizeof(other)))
+		say(t, 1, "%s", other);
+	ask(t, "Shall I get someone to check it with you?");
+	t->m->pending = PENDING_ESCALATE;
+	snprintf(t->m->pending_reason, sizeof(t->m->pending_reason), "customer_request");
+	action(t,
+	       "They asked whether %s has something the catalog does not list: check it "
+	       "with them.",
+	       pi->name);
+	suggest(t, "Yes, please", "No, that's fine", "");
+	t->out->suggested_state = AGENT_STATE_PRESENTING;
+}
+
 /* Answers a question about the product in focus. */
 static bool answer_focus(struct turn *t)
 {
 	const struct catalog_product *f = catalog_product_find(t->cat, t->m->focus);
 	struct pinfo pi;
-	char ans[PART_MAX], sp[96], price[PART_MAX];
-	const struct {
-		const char *const *words;
-		const char *label;
-	} spec_q[] = {
-	    {L("upload", "uploads"), "upload speed"},
-	    {L("how fast", "speed", "mbps", "fast"), "download speed"},
-	    {L("channels", "channel"), "channels"},
-	    {L("screens", "at once", "how many people", "same time"), "screens at once"},
-	    {L("hotspot", "tether", "tethering"), "hotspot data"},
-	    {L("data", "gb", "gigabytes"), "data"},
-	    {L("roaming", "abroad", "countries"), "roaming countries"},
-	    {L("record", "recording", "dvr"), "cloud recording"},
-	    {L("battery"), "battery"},
-	    {L("storage", "memory"), "storage"},
-	    {L("camera", "megapixel", "megapixels"), "camera"},
-	    {L("cameras"), "cameras"},
-	    {L("warranty"), "warranty"},
-	};
+	char ans[PART_MAX];
+	enum answer r;
 
 	if (!f || get_product(t, f->id, 0, &pi) < 0)
 		return false;
 	snprintf(t->salt, sizeof(t->salt), "%s", pi.id);
 	snprintf(t->out->card_product, sizeof(t->out->card_product), "%s", pi.id);
-	if (answer_question(t, &pi, ans, sizeof(ans))) {
+	r = answer_about(t, &pi, true, ans, sizeof(ans));
+	if (r == ANSWER_SAID) {
 		say(t, 0, "%s", ans);
-	} else if (any_phrase(t->norm, L("how much", "price", "cost", "costs", "monthly", "pay"))) {
-		price_with_promo(t, &pi, !(t->sk_promos && pi.n_promos), t->sk_promos, price,
-				 sizeof(price));
-		say(t, 0, "%s", price);
-	} else if (any_phrase(t->norm, L("contract", "tied in", "locked in", "cancel", "leave"))) {
-		if (pi.contract_months)
-			say(t, 0, "%s is a %d-month contract.", pi.name, pi.contract_months);
-		else
-			say(t, 0, "There's no contract on %s: you can leave any month.", pi.name);
+	} else if (r == ANSWER_NONE && other_answer(t, (int)f->category, f, 0, ans, sizeof(ans))) {
+		say(t, 0, "%s", ans); /* "can I keep my number?": the store's answer */
+	} else if (r == ANSWER_UNKNOWN) {
+		say_unknown(t, &pi);
+		return true;
 	} else {
-		bool done = false;
-
-		for (size_t i = 0; i < sizeof(spec_q) / sizeof(spec_q[0]) && !done; i++)
-			if (any_phrase(t->norm, spec_q[i].words) &&
-			    spec_phrase(&pi, spec_q[i].label, sp, sizeof(sp))) {
-				if (strcmp(spec_q[i].label, "download speed") == 0) {
-					char up[96];
-
-					if (spec_phrase(&pi, "upload speed", up, sizeof(up)))
-						say(t, 0, "%s gives you %s and %s.", pi.name, sp,
-						    up);
-					else
-						say(t, 0, "%s gives you %s.", pi.name, sp);
-				} else {
-					say(t, 0, "%s gives you %s.", pi.name, sp);
-				}
-				done = true;
-			}
-		if (!done && any_phrase(t->norm, L("install", "installation", "engineer", "set up",
-						   "setup"))) {
-			for (unsigned i = 0; i < pi.n_features && !done; i++)
-				if (strcasestr(pi.features[i], "install")) {
-					say(t, 0, "%s comes with %s.", pi.name, pi.features[i]);
-					done = true;
-				}
-		}
-		if (!done) {
-			/* nothing specific to answer: the same product, with new proof */
-			present(t, &pi, NULL, PRESENT_FIT);
-			return true;
-		}
+		/* nothing specific to answer: the same product, with new proof */
+		present(t, &pi, NULL, PRESENT_FIT);
+		return true;
 	}
 	present_question(t, &pi);
 	action(t, "They are asking about %s: answer, then check it fits.", pi.name);
@@ -4637,8 +5348,11 @@ static void do_product(struct turn *t, const char *opener)
 		t->m->category = cat;
 		return;
 	}
-	/* "do you sell lawnmowers?": say so when nothing matches at all */
-	if (!t->named && cat < 0 && !t->tags && t->question) {
+	/* "do you sell lawnmowers?": say so when nothing matches at all (asking
+	 * what we recommend is not asking for something we lack) */
+	if (!t->named && cat < 0 && !t->tags && t->question &&
+	    !any_phrase(t->norm, L("recommend", "suggest", "what should i get", "whats good",
+				   "whats best", "what would you", "what do you think"))) {
 		struct pinfo r[5];
 
 		if (search(t, -1, -1, 1, r, 5, true) == 0) {
@@ -4664,12 +5378,56 @@ static void do_product(struct turn *t, const char *opener)
 		record(t, NULL);
 		return;
 	}
+	/* a phone for someone, and nothing yet on what it's for or what to spend:
+	 * ask that once before picking one */
+	if (!t->named && cat == CATALOG_CATEGORY_DEVICES && t->m->discovery[cat] == 0 &&
+	    t->budget < 0 && t->m->budget_cents < 0 && !t->question &&
+	    !(t->style & (STYLE_SHORT | STYLE_HARD))) {
+		unsigned who = NB(NEED_KIDS) | NB(NEED_TEENS) | NB(NEED_SENIORS) | NB(NEED_FAMILY);
+		unsigned all = t->tags | t->m->needs;
+
+		if (all & who && !(all & ~(who | NB(NEED_DEVICE_UPGRADE) | NB(NEED_SWITCHING)))) {
+			int nd = first_need(t->tags & ~t->m->needs);
+
+			if (opener)
+				say(t, 3, "%s", opener);
+			if (nd >= 0)
+				say(t, 1, "%s", needs[nd].reflect);
+			t->m->discovery[cat]++;
+			t->m->category = cat;
+			ask(t,
+			    "What will it mostly be used for, and roughly what would you like to "
+			    "spend?");
+			suggest(t, "Games and messages", "Calls and photos",
+				"As cheap as possible");
+			action(
+			    t,
+			    "A device for someone: find out what it's for and the budget first.");
+			t->out->suggested_state = AGENT_STATE_DISCOVERY;
+			record(t, NULL);
+			return;
+		}
+	}
 	if (!find_fit(t, 0, &pi)) {
 		if (opener)
 			say(t, 3, "%s", opener);
 		say(t, 0, "I couldn't find a good match for that here.");
 		ask_discovery(t, -1);
 		return;
+	}
+	/* "what upload do I get on Fibre Gig?": the answer leads, the pitch follows */
+	if (t->question && t->named && pi.full) {
+		enum answer r = answer_about(t, &pi, false, t->answer, sizeof(t->answer));
+
+		if (r == ANSWER_UNKNOWN) {
+			if (opener)
+				say(t, 3, "%s", opener);
+			say_unknown(t, &pi);
+			record(t, pi.id);
+			return;
+		}
+		if (r != ANSWER_SAID)
+			t->answer[0] = '\0';
 	}
 	present(t, &pi, opener, t->named ? PRESENT_NAMED : PRESENT_FIT);
 	record(t, pi.id);
@@ -4713,8 +5471,10 @@ static bool do_contrast(struct turn *t)
 				snprintf(extra, sizeof(extra), "%s", more->features[i]);
 		}
 		if (extra[0]) {
-			lower_first(t, extra);
-			say(t, 1, "%s also comes with %s.", more->name, extra);
+			char f[CATALOG_NAME_MAX + 4];
+
+			feature_phrase(t, extra, f, sizeof(f));
+			say(t, 1, "%s also comes with %s.", more->name, f);
 		}
 	}
 	if (!spec && !extra[0])
@@ -4724,6 +5484,71 @@ static bool do_contrast(struct turn *t)
 			   "Which matters more to you, the price or the extra?")));
 	action(t, "Comparing %s and %s: help them pick on what matters to them.", a.name, b.name);
 	suggest(t, a.name, b.name, "");
+	t->out->suggested_state = AGENT_STATE_PRESENTING;
+	return true;
+}
+
+/*
+ * "Is the Black Friday deal still on?", "how long does that last?": a
+ * question about how long an offer runs, naming an offer or coming right
+ * after we said one.
+ */
+static bool offer_question(const struct turn *t)
+{
+	bool offer_words = any_phrase(t->norm, L("deal", "offer", "promotion", "promo", "discount",
+						 "saving", "sale", "price", "black friday"));
+	bool right_after = t->m->promo_turn > 0 && t->m->promo_turn == t->in->turn - 1 &&
+			   any_phrase(t->norm, L("that", "it", "this"));
+
+	return t->question &&
+	       any_phrase(t->norm, L("still on", "still running", "still available", "still valid",
+				     "still going", "until when", "end", "ends", "ending", "expire",
+				     "expires", "last", "lasts")) &&
+	       (offer_words || right_after);
+}
+
+/* Answers how long the offer on the product named (or in focus) runs, from get_product. */
+static bool do_offer_question(struct turn *t)
+{
+	const struct catalog_product *p =
+	    t->named ? t->named : catalog_product_find(t->cat, t->m->focus);
+	struct pinfo pi;
+	char price[PART_MAX];
+
+	if (!p || get_product(t, p->id, 0, &pi) < 0)
+		return false;
+	set_focus(t, pi.id, true);
+	if (pi.n_promos) {
+		const struct promo *pr = &pi.promos[0];
+		char end[32], pp[32], full[32];
+		bool still = any_phrase(t->norm, L("still", "is there", "is it on"));
+
+		date_words(pr->ends, end, sizeof(end));
+		money(t, pr->promo_cents, pp, sizeof(pp));
+		money(t, pi.price_cents, full, sizeof(full));
+		if (pr->monthly && pr->months > 0)
+			say(t, 0,
+			    "%s%s runs until %s, so %s is %s a month for the first %d months, "
+			    "then %s a month.",
+			    still ? "Yes, " : "", pr->name, end, pi.name, pp, pr->months, full);
+		else
+			say(t, 0, "%s%s runs until %s, so %s is %s instead of %s.",
+			    still ? "Yes, " : "", pr->name, end, pi.name, pp, full);
+		promo_said(t, pr->id);
+		id_add(t->m->deadlines_said, &t->m->n_deadlines_said, RESPONDER_MEMORY_OFFERS,
+		       pr->id);
+		action(t, "Asked how long %s runs: until %s.", pr->name, end);
+	} else {
+		price_sentence(t, &pi, false, price, sizeof(price));
+		say(t, 0, "There's no offer running on %s at the moment, so I won't promise one.",
+		    pi.name);
+		say(t, 1, "%s", price);
+		action(t, "Asked about an offer on %s: none runs today.", pi.name);
+	}
+	ask(t, pick_from(t, "offerq",
+			 L("Would that work for you?",
+			   "Is there anything else you'd like to check about it?")));
+	suggest(t, "Sounds good", "What's the catch?", "");
 	t->out->suggested_state = AGENT_STATE_PRESENTING;
 	return true;
 }
@@ -4804,8 +5629,7 @@ static void do_deals(struct turn *t)
 			say(t, 1, "The condition: %s.", terms);
 		}
 		set_focus(t, jstr(best_p, "id"), true);
-		id_add(t->m->promos_said, &t->m->n_promos_said, RESPONDER_MEMORY_OFFERS,
-		       jstr(best, "id"));
+		promo_said(t, jstr(best, "id"));
 		id_add(t->m->deadlines_said, &t->m->n_deadlines_said, RESPONDER_MEMORY_OFFERS,
 		       jstr(best, "id"));
 		{
@@ -4832,6 +5656,27 @@ static void do_discovery(struct turn *t)
 	if (t->spend > 0 && t->m->focus[0]) {
 		do_compare(t);
 		return;
+	}
+	/* an existing customer whose contract is ending: start from the plan they have */
+	if (cat < 0 &&
+	    any_phrase(t->norm, L("contract is up", "contract is nearly up",
+				  "contract is almost up", "contract ends", "contract ending",
+				  "end of my contract", "out of contract", "renew", "renewal",
+				  "upgrade", "what can you do for me"))) {
+		const char *plan = visitor_fact(t, "plan");
+		const struct catalog_product *pp = plan ? catalog_product_find(t->cat, plan) : NULL;
+
+		if (pp) {
+			cat = (int)pp->category;
+			t->m->category = cat;
+			say(t, 0,
+			    "You're on %s now, so it's a good moment to check the plan still "
+			    "fits.",
+			    pp->name);
+			ask_discovery(t, cat);
+			record(t, NULL);
+			return;
+		}
 	}
 	if (nd >= 0)
 		say(t, 1, "%s", needs[nd].reflect);
@@ -4977,6 +5822,17 @@ done:
 	snprintf(t->out->focus_product, sizeof(t->out->focus_product), "%s", t->m->focus);
 	if (!strchr(t->out->reply, '?'))
 		t->m->questions_in_row = 0;
+	{
+		/* the question the customer will answer: does it offer a person? */
+		const char *q = strrchr(t->out->reply, '?'), *st = q;
+
+		while (st && st > t->out->reply && !strchr(".!", st[-1]))
+			st--;
+		t->m->asked_colleague = false;
+		for (const char *w = st; q && w < q && !t->m->asked_colleague; w++)
+			t->m->asked_colleague =
+			    strncmp(w, "colleague", 9) == 0 || strncmp(w, "someone", 7) == 0;
+	}
 }
 
 /* ---- the turn ---------------------------------------------------------------------- */
@@ -5013,6 +5869,13 @@ int responder_reply(const struct responder_input *in, struct responder_memory *m
 	read_message(t);
 	mem->turns++;
 
+	/* "is it cheaper than the Aurora X Pro?": the one in focus against the one named */
+	if (signal_on(t, SIGNAL_COMPARISON) && t->named && !t->named2 && !t->comp) {
+		const struct catalog_product *f = catalog_product_find(t->cat, mem->focus);
+
+		if (f && f != t->named && f->category == t->named->category)
+			t->named2 = f;
+	}
 	if (t->comp) {
 		snprintf(mem->competitor, sizeof(mem->competitor), "%s", t->comp->id);
 		id_add(mem->competitors_heard, &mem->n_competitors_heard, RESPONDER_MEMORY_OFFERS,
@@ -5020,6 +5883,19 @@ int responder_reply(const struct responder_input *in, struct responder_memory *m
 	}
 	if (t->budget > 0)
 		mem->budget_cents = t->budget;
+	if (t->people > 0)
+		mem->people = t->people;
+	/* "locked in with Crestel until March": the month the switch can happen */
+	if (any_cue(t->norm, objection_cues[OBJ_CONTRACT]) || has_phrase(t->norm, "contract"))
+		for (int i = 0; i < 12; i++) {
+			char mn[16];
+
+			snprintf(mn, sizeof(mn), "%s", month_names[i]);
+			mn[0] = (char)tolower((unsigned char)mn[0]);
+			if (has_phrase(t->norm, mn))
+				snprintf(mem->contract_end, sizeof(mem->contract_end), "%s",
+					 month_names[i]);
+		}
 	if (t->category >= 0 && !(mem->focus[0] && t->category == mem->focus_category))
 		mem->category = t->category;
 
@@ -5063,6 +5939,10 @@ int responder_reply(const struct responder_input *in, struct responder_memory *m
 		do_recovery(t);
 	} else if (scope) {
 		do_scope(t);
+	} else if (refusal_kind(t) != REFUSE_NONE) {
+		do_refusal(t, refusal_kind(t));
+	} else if (offer_question(t) && do_offer_question(t)) {
+		/* how long an offer runs */
 	} else if (do_pending(t)) {
 		/* answered */
 	} else if (objection && offer &&
@@ -5071,7 +5951,10 @@ int responder_reply(const struct responder_input *in, struct responder_memory *m
 		do_objection(t);
 	} else if (closing && (offer || t->named) && !signal_on(t, SIGNAL_OBJECTION)) {
 		do_closing(t);
-	} else if (comparison || (t->spend > 0 && mem->focus[0])) {
+	} else if (!t->comp && t->named && t->named2 && t->named->category == t->named2->category &&
+		   do_contrast(t)) {
+		/* two of ours side by side ("is it cheaper than the Aurora X Pro?") */
+	} else if (comparison || (t->spend > 0 && (mem->focus[0] || mem->competitor[0]))) {
 		do_compare(t);
 	} else if (any_phrase(t->norm, L("are you open", "opening hours", "opening times",
 					 "what time do you close", "when do you close", "open on",
@@ -5081,9 +5964,6 @@ int responder_reply(const struct responder_input *in, struct responder_memory *m
 		back_to_need(t);
 		action(t, "They asked about the store (hours, directions): a quick answer at the "
 			  "counter.");
-	} else if (t->named && t->named2 && t->named->category == t->named2->category &&
-		   do_contrast(t)) {
-		/* two products side by side */
 	} else if (any_phrase(t->norm, L("deals", "any deal", "offers", "any offers", "promotion",
 					 "promotions", "discount", "discounts", "special offer",
 					 "on offer", "on sale")) &&

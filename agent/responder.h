@@ -16,10 +16,12 @@
  *      now, a day and time, yes/no to an offer on the table;
  *   2. pick one move, first match wins: service recovery (the selection is the
  *      service-recovery set, a complaint, or a service-recovery archetype) ->
- *      scope boundary -> the answer to our own pending offer -> objection
- *      (with an offer on the table) -> closing -> comparison -> a store
- *      question -> two products side by side -> "any deals?" -> product ->
- *      small talk -> greeting or discovery;
+ *      scope boundary -> what the kiosk will not do (promise a discount, act
+ *      as a manager, book for someone absent, another customer's data) -> how
+ *      long an offer runs -> the answer to our own pending offer -> objection
+ *      (with an offer on the table) -> closing -> two products side by side
+ *      -> comparison -> a store question -> "any deals?" -> product -> small
+ *      talk -> greeting or discovery;
  *   3. call the tools the move needs (search_products, get_product, compare,
  *      current_promotions, book_appointment, escalate, record_need), never
  *      more than the per-turn cap allows;
