@@ -282,8 +282,8 @@ static const char *const *const objection_cues[OBJ_COUNT] = {
 		       "cancellation fee", "stuck in"),
     [OBJ_PARTNER] = L("check with my", "ask my wife", "ask my husband", "ask my partner",
 		      "talk to my", "speak to my"),
-    [OBJ_TRUST] = L("whats the catch", "hidden fees", "hidden costs", "dont trust", "bad reviews",
-		    "small print"),
+    [OBJ_TRUST] = L("whats the catch", "is there a catch", "any catch", "hidden fees",
+		    "hidden costs", "dont trust", "bad reviews", "small print"),
     [OBJ_NEED] = L("dont need", "dont want", "dont really need", "happy with what i have",
 		   "happy with my", "no thanks", "not interested"),
     [OBJ_HASSLE] = L("too complicated", "too much hassle", "hassle", "complicated"),
@@ -4492,7 +4492,8 @@ static void do_objection(struct turn *t)
 		char price[200];
 
 		if (!any_cue(t->norm,
-			     L("whats the catch", "hidden fees", "hidden costs", "small print"))) {
+			     L("whats the catch", "is there a catch", "any catch", "hidden fees",
+			       "hidden costs", "small print", "fine print"))) {
 			/* reviews, doubt: no "no catch"; what makes it safe to try */
 			say(t, 0, "%s",
 			    pick_from(t, "ackdoubt",

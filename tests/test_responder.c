@@ -2048,6 +2048,13 @@ TEST(doubt_from_reviews_is_not_answered_with_no_catch)
 	SAY(&s, "what's the catch?");
 	ASSERT(has(s.out.reply, "no catch"));
 	session_end(&s);
+	/* and so does the same doubt in other words */
+	ASSERT_EQ(session_start(&s, "is there a catch", TODAY), 0);
+	SAY(&s, "tell me about 5g home internet");
+	SAY(&s, "sounds ok but is there a catch?");
+	ASSERT(s.sig.mask & SIGNAL_BIT(SIGNAL_OBJECTION));
+	ASSERT(has(s.out.reply, "no catch"));
+	session_end(&s);
 }
 
 TEST(a_question_the_category_answers_is_answered_before_the_math)
