@@ -31,6 +31,8 @@
  *   5. run figures_check() on the reply itself and drop an optional sentence
  *      the check would flag, so the runtime's check never has to.
  * docs/responder.md has the rules, the phrase design and two transcripts.
+ * The code is in agent/responder.c and agent/responder_*.c, which share
+ * agent/responder_priv.h (docs/responder.md, Files).
  *
  * Threads: a memory and a tools context belong to one session and are used by
  * one thread at a time (tools_call() counts calls in the context and adds
