@@ -59,16 +59,24 @@ const char *pick_from(const struct turn *t, const char *slot, const char *const 
 	return n ? l[pick(t, slot, n)] : "";
 }
 
-/* Whole-word phrase in a padded normalised text (" a b c "). Returns the offset or -1. */
-long find_phrase(const char *padded, const char *phrase)
+/* Whole-word phrase in a padded normalised text (" a b c "), at or after
+ * offset from. Returns the offset (of the blank before it) or -1. */
+static long find_phrase_from(const char *padded, long from, const char *phrase)
 {
 	char pat[SIGNALS_MAX_PHRASE + 4];
 	const char *p;
 
-	if (snprintf(pat, sizeof(pat), " %s ", phrase) >= (int)sizeof(pat))
+	if (snprintf(pat, sizeof(pat), " %s ", phrase) >= (int)sizeof(pat) || from < 0 ||
+	    (size_t)from > strlen(padded))
 		return -1;
-	p = strstr(padded, pat);
+	p = strstr(padded + from, pat);
 	return p ? p - padded : -1;
+}
+
+/* Whole-word phrase in a padded normalised text (" a b c "). Returns the offset or -1. */
+long find_phrase(const char *padded, const char *phrase)
+{
+	return find_phrase_from(padded, 0, phrase);
 }
 
 bool has_phrase(const char *padded, const char *phrase)
@@ -76,14 +84,15 @@ bool has_phrase(const char *padded, const char *phrase)
 	return find_phrase(padded, phrase) >= 0;
 }
 
-/* A cue not cancelled by a negation just before it ("not too expensive"). */
+/* A cue not cancelled by a negation just before it ("not too expensive"):
+ * each occurrence in turn, until one is not negated. */
 static bool has_cue(const char *padded, const char *phrase)
 {
-	long off = find_phrase(padded, phrase);
 	static const char *const neg[] = {" not ",  " no ",	 " never ", " dont ",
 					  " isnt ", " without ", " wont ",  NULL};
 
-	while (off >= 0) {
+	for (long off = find_phrase(padded, phrase); off >= 0;
+	     off = find_phrase_from(padded, off + 1, phrase)) {
 		long start = off > 14 ? off - 14 : 0;
 		char window[20];
 		bool negated = false;
@@ -93,20 +102,6 @@ static bool has_cue(const char *padded, const char *phrase)
 			negated |= strstr(window, *w) != NULL;
 		if (!negated)
 			return true;
-		{
-			const char *next = strstr(padded + off + 1, phrase);
-
-			off = -1;
-			while (next) {
-				long o = next - padded - 1;
-
-				if (o >= 0 && padded[o] == ' ' && next[strlen(phrase)] == ' ') {
-					off = o;
-					break;
-				}
-				next = strstr(next + 1, phrase);
-			}
-		}
 	}
 	return false;
 }

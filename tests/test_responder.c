@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 /* ---- the shared, read-only parts (loaded once) --------------------------------- */
@@ -564,6 +565,25 @@ TEST(returning_visitor_with_a_new_need_gets_todays_answer)
 	SAY(&s, "hi");
 	SAY(&s, "no");
 	ASSERT_CONTAINS(s.out.reply, "What brings you in today?");
+	session_end(&s);
+}
+
+/* A negated cue once looped for ever on its own occurrence ("i never travel"):
+ * the kiosk froze on an ordinary sentence. alarm() turns a hang into a
+ * failure here. */
+TEST(a_negated_cue_does_not_hang_the_reply)
+{
+	static struct session s;
+
+	SETUP(&s, "negated cues");
+	alarm(10);
+	SAY(&s, "hi, I want a cheaper phone plan");
+	SAY(&s, "i never travel and i dont tether anything");
+	ASSERT(s.out.reply[0]);
+	/* a negated first mention does not hide a later plain one */
+	SAY(&s, "not for travel, well actually yes for travel next month");
+	ASSERT(s.out.reply[0]);
+	alarm(0);
 	session_end(&s);
 }
 
