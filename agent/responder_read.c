@@ -293,26 +293,18 @@ static void read_competitor(struct turn *t)
 
 			norm_padded(a, strlen(a), nm, sizeof(nm));
 			chop_period(nm);
-			if (nm[0] && blank(t->masked, nm + 1) && !t->comp)
+			if (!nm[0])
+				continue;
+			/* every provider named counts as one they use or considered */
+			if (has_phrase(t->norm, nm + 1))
+				id_add(t->m->competitors_heard, &t->m->n_competitors_heard,
+				       RESPONDER_MEMORY_OFFERS, k->id);
+			if (blank(t->masked, nm + 1) && !t->comp)
 				t->comp = k;
 		}
 	}
 	if (!t->comp && t->in->signals && t->in->signals->n_competitors)
 		t->comp = catalog_competitor_find(t->cat, t->in->signals->competitors[0]);
-	/* every provider named counts as one they use or considered */
-	for (size_t i = 0; i < catalog_competitor_count(t->cat); i++) {
-		const struct catalog_competitor *k = catalog_competitor_at(t->cat, i);
-
-		for (size_t j = 0; j <= k->n_aliases; j++) {
-			const char *a = j == 0 ? k->name : k->aliases[j - 1];
-
-			norm_padded(a, strlen(a), nm, sizeof(nm));
-			chop_period(nm);
-			if (nm[0] && has_phrase(t->norm, nm + 1))
-				id_add(t->m->competitors_heard, &t->m->n_competitors_heard,
-				       RESPONDER_MEMORY_OFFERS, k->id);
-		}
-	}
 }
 
 /* A product named outright ("Fibre 500", "the Family Plus"): the earliest, longest. */
