@@ -61,6 +61,39 @@ struct common {
 	char socket_buf[CONTROL_PATH_MAX];
 };
 
+/*
+ * The options the subcommands share: --config, --socket, --json, and --store
+ * for those that can read the store directly (store non-NULL). 1 when c was
+ * one of them.
+ */
+static int common_opt(int c, struct common *o, const char **store)
+{
+	switch (c) {
+	case 'c':
+		o->config = optarg;
+		return 1;
+	case 'S':
+		o->socket = optarg;
+		return 1;
+	case 'j':
+		o->json = true;
+		return 1;
+	case 'd':
+		if (!store)
+			return 0;
+		*store = optarg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int unexpected(const char *cmd, const char *arg)
+{
+	fprintf(stderr, "edgeboxctl %s: unexpected argument '%s'\n", cmd, arg);
+	return CTL_EXIT_USAGE;
+}
+
 static bool wants_help(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -395,20 +428,14 @@ int ctl_diag(int argc, char **argv)
 		case 'L':
 			local = true;
 			break;
-		case 'c':
-			o.config = optarg;
-			break;
-		case 'S':
-			o.socket = optarg;
-			break;
 		default:
-			return CTL_EXIT_USAGE;
+			if (!common_opt(c, &o, NULL))
+				return CTL_EXIT_USAGE;
+			break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "edgeboxctl diag: unexpected argument '%s'\n", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return unexpected("diag", argv[optind]);
 	if (!local) {
 		rc = ask(&o, "{\"v\":1,\"cmd\":\"diag\"}", DIAG_TIMEOUT_MS, &l, true);
 		if (rc == 0) {
@@ -630,9 +657,6 @@ int ctl_status(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			o.json = true;
-			break;
 		case 'w':
 			watch = true;
 			break;
@@ -652,20 +676,14 @@ int ctl_status(int argc, char **argv)
 		case 'f':
 			file = optarg;
 			break;
-		case 'c':
-			o.config = optarg;
-			break;
-		case 'S':
-			o.socket = optarg;
-			break;
 		default:
-			return CTL_EXIT_USAGE;
+			if (!common_opt(c, &o, NULL))
+				return CTL_EXIT_USAGE;
+			break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "edgeboxctl status: unexpected argument '%s'\n", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return unexpected("status", argv[optind]);
 	file_only = file && !o.socket;
 	if (!file) {
 		config_value_path(config_path_of(&o), "daemon", "status_file", DEFAULT_STATUS_FILE,
@@ -929,26 +947,14 @@ int ctl_logs(int argc, char **argv)
 		case 'F':
 			f.full = true;
 			break;
-		case 'j':
-			o.json = true;
-			break;
-		case 'c':
-			o.config = optarg;
-			break;
-		case 'S':
-			o.socket = optarg;
-			break;
-		case 'd':
-			store_path = optarg;
-			break;
 		default:
-			return CTL_EXIT_USAGE;
+			if (!common_opt(c, &o, &store_path))
+				return CTL_EXIT_USAGE;
+			break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "edgeboxctl logs: unexpected argument '%s'\n", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return unexpected("logs", argv[optind]);
 	if (!store_path) {
 		req = filter_request(&f);
 		if (!req)
@@ -1019,17 +1025,10 @@ int ctl_config(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			o.json = true;
-			break;
-		case 'S':
-			o.socket = optarg;
-			break;
-		case 'c':
-			o.config = optarg;
-			break;
 		default:
-			return CTL_EXIT_USAGE;
+			if (!common_opt(c, &o, NULL))
+				return CTL_EXIT_USAGE;
+			break;
 		}
 	}
 	if (optind < argc && strcmp(argv[optind], "show") == 0 && optind + 1 == argc) {
@@ -1195,26 +1194,14 @@ int ctl_pair(int argc, char **argv)
 		case 'a':
 			all = true;
 			break;
-		case 'j':
-			o.json = true;
-			break;
-		case 'c':
-			o.config = optarg;
-			break;
-		case 'S':
-			o.socket = optarg;
-			break;
-		case 'd':
-			store_path = optarg;
-			break;
 		default:
-			return CTL_EXIT_USAGE;
+			if (!common_opt(c, &o, &store_path))
+				return CTL_EXIT_USAGE;
+			break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "edgeboxctl pair: unexpected argument '%s'\n", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return unexpected("pair", argv[optind]);
 	if (list)
 		return pair_list(&o, all, store_path);
 	if (all || store_path) {
@@ -1295,20 +1282,10 @@ int ctl_unpair(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			o.json = true;
-			break;
-		case 'c':
-			o.config = optarg;
-			break;
-		case 'S':
-			o.socket = optarg;
-			break;
-		case 'd':
-			store_path = optarg;
-			break;
 		default:
-			return CTL_EXIT_USAGE;
+			if (!common_opt(c, &o, &store_path))
+				return CTL_EXIT_USAGE;
+			break;
 		}
 	}
 	if (optind + 1 != argc) {
@@ -1468,23 +1445,14 @@ int ctl_bundle(int argc, char **argv)
 				return bad_number("bundle", "--audit-rows", optarg, 1,
 						  CONTROL_LOGS_MAX);
 			break;
-		case 'c':
-			o.config = optarg;
-			break;
-		case 'S':
-			o.socket = optarg;
-			break;
-		case 'd':
-			store_path = optarg;
-			break;
 		default:
-			return CTL_EXIT_USAGE;
+			if (!common_opt(c, &o, &store_path))
+				return CTL_EXIT_USAGE;
+			break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "edgeboxctl bundle: unexpected argument '%s'\n", argv[optind]);
-		return CTL_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return unexpected("bundle", argv[optind]);
 	if (!out_path) {
 		char host[64] = "box", when[32];
 		time_t t = time(NULL);
