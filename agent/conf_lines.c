@@ -2,25 +2,11 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#include "hal/errmsg.h"
 
 char *conf_lines_trim(char *s)
 {
@@ -53,9 +39,9 @@ int conf_lines_each(const struct conf_lines_ops *ops, const char *name, const ch
 		if (len > 0 && text[len - 1] == '\r')
 			len--; /* a CRLF line end is not part of the line */
 		if (len > ops->max_line)
-			return fail(err, errlen, "%s:%d: line longer than %zu characters%s", name,
-				    lineno, ops->max_line,
-				    ops->long_line_hint ? ops->long_line_hint : "");
+			return errmsg(
+			    err, errlen, -EINVAL, "%s:%d: line longer than %zu characters%s", name,
+			    lineno, ops->max_line, ops->long_line_hint ? ops->long_line_hint : "");
 		memcpy(line, text, len);
 		line[len] = '\0';
 		text += next;
@@ -66,9 +52,10 @@ int conf_lines_each(const struct conf_lines_ops *ops, const char *name, const ch
 			char *close = strchr(s, ']');
 
 			if (!close || *conf_lines_trim(close + 1))
-				return fail(err, errlen,
-					    "%s:%d: expected a section header like [%s], got '%s'",
-					    name, lineno, ops->section_example, s);
+				return errmsg(
+				    err, errlen, -EINVAL,
+				    "%s:%d: expected a section header like [%s], got '%s'", name,
+				    lineno, ops->section_example, s);
 			*close = '\0';
 			rc = ops->section(ctx, lineno, conf_lines_trim(s + 1));
 			if (rc < 0)
@@ -78,14 +65,14 @@ int conf_lines_each(const struct conf_lines_ops *ops, const char *name, const ch
 		}
 		eq = strchr(s, '=');
 		if (!eq)
-			return fail(err, errlen, "%s:%d: expected 'key = value', got '%s'", name,
-				    lineno, s);
+			return errmsg(err, errlen, -EINVAL,
+				      "%s:%d: expected 'key = value', got '%s'", name, lineno, s);
 		*eq = '\0';
 		s = conf_lines_trim(s);
 		if (!in_section)
-			return fail(err, errlen,
-				    "%s:%d: '%s' comes before any [section]; put it under one",
-				    name, lineno, s);
+			return errmsg(err, errlen, -EINVAL,
+				      "%s:%d: '%s' comes before any [section]; put it under one",
+				      name, lineno, s);
 		rc = ops->entry(ctx, lineno, s, conf_lines_trim(eq + 1));
 		if (rc < 0)
 			return rc;

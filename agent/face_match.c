@@ -9,13 +9,13 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/face_dlib.h"
 #include "firmware/store.h"
+#include "hal/errmsg.h"
 
 _Static_assert(FACE_MATCH_DIM == FACE_DLIB_DIM, "one descriptor size everywhere");
 _Static_assert(FACE_MATCH_DIM == STORE_EMBEDDING_DIM, "one descriptor size everywhere");
@@ -34,18 +34,6 @@ struct face_match {
 	size_t n;
 	size_t cap;
 };
-
-static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 void face_match_params_default(struct face_match_params *p)
 {
@@ -74,23 +62,25 @@ int face_match_new(const struct face_match_params *p, struct face_match **ret, c
 
 	*ret = NULL;
 	if (!(p->threshold > 0.0f && p->threshold <= 4.0f)) {
-		say(err, errlen, "face_match: threshold: expected a distance in (0, 4], got %g",
-		    (double)p->threshold);
+		errmsg(err, errlen, 0,
+		       "face_match: threshold: expected a distance in (0, 4], got %g",
+		       (double)p->threshold);
 		return -EINVAL;
 	}
 	if (!(p->margin >= 0.0f && p->margin <= 4.0f)) {
-		say(err, errlen, "face_match: margin: expected a distance in [0, 4], got %g",
-		    (double)p->margin);
+		errmsg(err, errlen, 0, "face_match: margin: expected a distance in [0, 4], got %g",
+		       (double)p->margin);
 		return -EINVAL;
 	}
 	if (p->gallery_max == 0 || p->gallery_max > FACE_MATCH_GALLERY_MAX) {
-		say(err, errlen, "face_match: gallery_max: expected 1..%u descriptors, got %zu",
-		    FACE_MATCH_GALLERY_MAX, p->gallery_max);
+		errmsg(err, errlen, 0,
+		       "face_match: gallery_max: expected 1..%u descriptors, got %zu",
+		       FACE_MATCH_GALLERY_MAX, p->gallery_max);
 		return -EINVAL;
 	}
 	m = calloc(1, sizeof(*m));
 	if (!m) {
-		say(err, errlen, "face_match: out of memory");
+		errmsg(err, errlen, 0, "face_match: out of memory");
 		return -ENOMEM;
 	}
 	m->p = *p;
@@ -239,15 +229,16 @@ int face_match_load(struct face_match *m, struct store *s, char *err, size_t err
 	if (rc < 0) {
 		switch (rc) {
 		case -ENOSPC:
-			say(err, errlen,
-			    "face_match: the store holds %zu face embeddings, more than "
-			    "gallery_max "
-			    "%zu; raise [faces] gallery_max",
-			    l.seen, m->p.gallery_max);
+			errmsg(err, errlen, 0,
+			       "face_match: the store holds %zu face embeddings, more than "
+			       "gallery_max "
+			       "%zu; raise [faces] gallery_max",
+			       l.seen, m->p.gallery_max);
 			break;
 		case -EINVAL:
 			if (l.rc == -EINVAL) {
-				say(err, errlen,
+				errmsg(
+				    err, errlen, 0,
 				    "face_match: a stored face embedding has a value that is not a "
 				    "number; re-enrol that customer");
 				break;
@@ -255,10 +246,11 @@ int face_match_load(struct face_match *m, struct store *s, char *err, size_t err
 			/* fall through */
 		default:
 			if (l.rc == -ENOMEM)
-				say(err, errlen, "face_match: out of memory loading the gallery");
+				errmsg(err, errlen, 0,
+				       "face_match: out of memory loading the gallery");
 			else
-				say(err, errlen, "face_match: loading face embeddings: %s",
-				    store_errmsg(s));
+				errmsg(err, errlen, 0, "face_match: loading face embeddings: %s",
+				       store_errmsg(s));
 			break;
 		}
 		free(l.e);

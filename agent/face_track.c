@@ -7,12 +7,12 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "firmware/config.h"
+#include "hal/errmsg.h"
 
 #define NS_PER_MS 1000000ull
 
@@ -52,18 +52,6 @@ struct face_track {
 	struct face_track_stats stats;
 	char err[FACE_TRACK_ERROR_MAX];
 };
-
-static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- params and config -------------------------------------------------- */
 
@@ -355,36 +343,36 @@ const char *face_track_event_name(enum face_track_event_kind k)
 static int check_params(const struct face_track_params *p, char *err, size_t errlen)
 {
 	if (p->min_face_px == 0) {
-		say(err, errlen, "face_track: min_face_px: expected at least 1 px, got 0");
+		errmsg(err, errlen, 0, "face_track: min_face_px: expected at least 1 px, got 0");
 		return -EINVAL;
 	}
 	if (!(p->blur_min >= 0 && p->blur_min <= 100000)) {
-		say(err, errlen, "face_track: blur_min: expected 0..100000, got %g",
-		    (double)p->blur_min);
+		errmsg(err, errlen, 0, "face_track: blur_min: expected 0..100000, got %g",
+		       (double)p->blur_min);
 		return -EINVAL;
 	}
 	if (!(p->track_iou > 0 && p->track_iou <= 1)) {
-		say(err, errlen, "face_track: track_iou: expected (0, 1], got %g",
-		    (double)p->track_iou);
+		errmsg(err, errlen, 0, "face_track: track_iou: expected (0, 1], got %g",
+		       (double)p->track_iou);
 		return -EINVAL;
 	}
 	if (p->lost_ms == 0) {
-		say(err, errlen, "face_track: lost_ms: expected at least 1 ms, got 0");
+		errmsg(err, errlen, 0, "face_track: lost_ms: expected at least 1 ms, got 0");
 		return -EINVAL;
 	}
 	if (p->decide_frames < 1 || p->decide_frames > FACE_TRACK_EMB_MAX) {
-		say(err, errlen, "face_track: decide_frames: expected 1..%d, got %u",
-		    FACE_TRACK_EMB_MAX, p->decide_frames);
+		errmsg(err, errlen, 0, "face_track: decide_frames: expected 1..%d, got %u",
+		       FACE_TRACK_EMB_MAX, p->decide_frames);
 		return -EINVAL;
 	}
 	if (p->embeds_per_frame < 1 || p->embeds_per_frame > FACE_TRACK_MAX) {
-		say(err, errlen, "face_track: embeds_per_frame: expected 1..%d, got %u",
-		    FACE_TRACK_MAX, p->embeds_per_frame);
+		errmsg(err, errlen, 0, "face_track: embeds_per_frame: expected 1..%d, got %u",
+		       FACE_TRACK_MAX, p->embeds_per_frame);
 		return -EINVAL;
 	}
 	if (!(p->same_distance > 0 && p->same_distance <= 4)) {
-		say(err, errlen, "face_track: same_distance: expected (0, 4], got %g",
-		    (double)p->same_distance);
+		errmsg(err, errlen, 0, "face_track: same_distance: expected (0, 4], got %g",
+		       (double)p->same_distance);
 		return -EINVAL;
 	}
 	return 0;
@@ -402,12 +390,12 @@ int face_track_new(const struct face_track_params *p, const struct face_track_en
 	if (rc < 0)
 		return rc;
 	if (!engine || !engine->detect || !engine->embed) {
-		say(err, errlen, "face_track: no engine (detect and embed are required)");
+		errmsg(err, errlen, 0, "face_track: no engine (detect and embed are required)");
 		return -EINVAL;
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
-		say(err, errlen, "face_track: out of memory");
+		errmsg(err, errlen, 0, "face_track: out of memory");
 		return -ENOMEM;
 	}
 	t->p = *p;
@@ -703,9 +691,9 @@ static int check_frame(struct face_track *t, const struct camera_frame *f)
 	if (!f || !f->data || f->width == 0 || f->height == 0 || f->width > CAMERA_MAX_WIDTH ||
 	    f->height > CAMERA_MAX_HEIGHT || f->stride < (uint64_t)f->width * 3 ||
 	    f->bytes < (size_t)f->stride * (f->height - 1) + (size_t)f->width * 3) {
-		say(t->err, sizeof(t->err),
-		    "face_track: a frame with no pixels, over %dx%d, or a bad stride or size",
-		    CAMERA_MAX_WIDTH, CAMERA_MAX_HEIGHT);
+		errmsg(t->err, sizeof(t->err), 0,
+		       "face_track: a frame with no pixels, over %dx%d, or a bad stride or size",
+		       CAMERA_MAX_WIDTH, CAMERA_MAX_HEIGHT);
 		return -EINVAL;
 	}
 	return 0;
@@ -741,7 +729,8 @@ static int detect(struct face_track *t, const struct camera_frame *f, uint64_t t
 	    ts - t->last_full_ts >= (uint64_t)t->p.full_detect_ms * NS_PER_MS) {
 		n = t->engine->detect(t->engine_ctx, f, t->dets, FACE_TRACK_DETS_MAX);
 		if (n < 0) {
-			say(t->err, sizeof(t->err), "face_track: detection: %s", engine_msg(t));
+			errmsg(t->err, sizeof(t->err), 0, "face_track: detection: %s",
+			       engine_msg(t));
 			return n;
 		}
 		t->stats.full_detections++;
@@ -762,8 +751,8 @@ static int detect(struct face_track *t, const struct camera_frame *f, uint64_t t
 		if (k == -EINVAL)
 			continue; /* a box off this frame (its size changed): not seen */
 		if (k < 0) {
-			say(t->err, sizeof(t->err), "face_track: detection near track %u: %s",
-			    t->tracks[i].id, engine_msg(t));
+			errmsg(t->err, sizeof(t->err), 0, "face_track: detection near track %u: %s",
+			       t->tracks[i].id, engine_msg(t));
 			return k;
 		}
 		t->stats.near_searches++;
@@ -784,10 +773,10 @@ int face_track_frame(struct face_track *t, const struct camera_frame *f)
 	/* Worst case per frame: every track ends, as many start, and each
 	 * embedding swaps (2 events) or decides (1). */
 	if (FACE_TRACK_EVENTS_MAX - t->ev_count < 4 * FACE_TRACK_MAX) {
-		say(t->err, sizeof(t->err),
-		    "face_track: %zu events not drained; call face_track_next_event after every "
-		    "frame",
-		    t->ev_count);
+		errmsg(t->err, sizeof(t->err), 0,
+		       "face_track: %zu events not drained; call face_track_next_event after every "
+		       "frame",
+		       t->ev_count);
 		return -ENOBUFS;
 	}
 	rc = check_frame(t, f);
@@ -838,7 +827,8 @@ int face_track_frame(struct face_track *t, const struct camera_frame *f)
 		rc = t->engine->embed(t->engine_ctx, f, &best->box, vec);
 		if (rc < 0) {
 			t->stats.embed_errors++;
-			say(t->err, sizeof(t->err), "face_track: embedding: %s", engine_msg(t));
+			errmsg(t->err, sizeof(t->err), 0, "face_track: embedding: %s",
+			       engine_msg(t));
 			if (rc != -EINVAL)
 				return rc;
 			continue;

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "agent/normalize.h"
+#include "hal/errmsg.h"
 
 /* Options every rule, except and group is compiled with. Rules see lower-case
  * ASCII; CASELESS keeps an upper-case letter in a pattern harmless. */
@@ -150,20 +151,6 @@ struct scope_guard {
 };
 
 enum { VETO_UNKNOWN, VETO_YES, VETO_NO };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- pattern expansion ------------------------------------------------- */
 
@@ -421,9 +408,9 @@ int scope_pattern_expand(const char *pat, char *buf, size_t cap, char *err, size
 
 		if (c == '\\') {
 			if (p[1] == 'Q') {
-				set_err(err, errlen,
-					"\\Q...\\E is not supported in rules; escape "
-					"each character instead");
+				errmsg(err, errlen, 0,
+				       "\\Q...\\E is not supported in rules; escape "
+				       "each character instead");
 				return -EINVAL;
 			}
 			i += escape_len(p);
@@ -431,9 +418,9 @@ int scope_pattern_expand(const char *pat, char *buf, size_t cap, char *err, size
 		} else if (c == '[') {
 			i += expand_class(p, &o);
 		} else if (c == '(' && p[1] == '*') {
-			set_err(err, errlen,
-				"backtracking verbs (*...) are not allowed in rules: "
-				"they would act on the other rules too");
+			errmsg(err, errlen, 0,
+			       "backtracking verbs (*...) are not allowed in rules: "
+			       "they would act on the other rules too");
 			return -EINVAL;
 		} else if (c == '(' && p[1] == '?') {
 			char k = p[2];
@@ -453,19 +440,19 @@ int scope_pattern_expand(const char *pat, char *buf, size_t cap, char *err, size
 			} else if (k == '\'') {
 				n = through(p, 3, '\'');
 			} else if (k == 'C') {
-				set_err(err, errlen, "callouts (?C...) are not allowed in rules");
+				errmsg(err, errlen, 0, "callouts (?C...) are not allowed in rules");
 				return -EINVAL;
 			} else if (k == 'R' || k == '&' || k == '+' || is_digit(k) || k == 'P' ||
 				   (k == '-' && is_digit(p[3]))) {
-				set_err(err, errlen,
-					"recursion and subroutine calls are not allowed "
-					"in rules: group numbers change when rules are "
-					"combined");
+				errmsg(err, errlen, 0,
+				       "recursion and subroutine calls are not allowed "
+				       "in rules: group numbers change when rules are "
+				       "combined");
 				return -EINVAL;
 			} else if (k == '(') {
-				set_err(err, errlen,
-					"conditional groups (?(...)...) are not allowed "
-					"in rules; write two rules or use an except");
+				errmsg(err, errlen, 0,
+				       "conditional groups (?(...)...) are not allowed "
+				       "in rules; write two rules or use an except");
 				return -EINVAL;
 			} else {
 				/* option settings: (?i) applies in place, (?i:...) opens a group */
@@ -481,8 +468,8 @@ int scope_pattern_expand(const char *pat, char *buf, size_t cap, char *err, size
 			i += n;
 			if (group) {
 				if (depth == sizeof(behind)) {
-					set_err(err, errlen, "groups nested deeper than %zu",
-						sizeof(behind));
+					errmsg(err, errlen, 0, "groups nested deeper than %zu",
+					       sizeof(behind));
 					return -EINVAL;
 				}
 				behind[depth++] = lb;
@@ -490,8 +477,8 @@ int scope_pattern_expand(const char *pat, char *buf, size_t cap, char *err, size
 			}
 		} else if (c == '(') {
 			if (depth == sizeof(behind)) {
-				set_err(err, errlen, "groups nested deeper than %zu",
-					sizeof(behind));
+				errmsg(err, errlen, 0, "groups nested deeper than %zu",
+				       sizeof(behind));
 				return -EINVAL;
 			}
 			behind[depth++] = false;
@@ -527,7 +514,7 @@ int scope_pattern_expand(const char *pat, char *buf, size_t cap, char *err, size
 	}
 	if (o.full) {
 		buf[0] = '\0';
-		set_err(err, errlen, "pattern too long after look-alike expansion");
+		errmsg(err, errlen, 0, "pattern too long after look-alike expansion");
 		return -ENOBUFS;
 	}
 	return (int)o.n;
@@ -565,21 +552,21 @@ static pcre2_code *check_pattern(const char *file, int line, const char *kind, c
 		pcre2_get_error_message(code, msg, sizeof(msg));
 		size_t before = off > 40 ? 40 : off;
 
-		set_err(err, errlen,
-			"%s:%d: %s '%s': %s at offset %zu%s: \"%.*s\" <-- here \"%.40s\"", file,
-			line, kind, id, (const char *)msg, off,
-			expanded ? " of the pattern after look-alike expansion (a bug: please "
-				   "report it with this rule)"
-				 : "",
-			(int)before, pat + off - before, pat + off);
+		errmsg(err, errlen, 0,
+		       "%s:%d: %s '%s': %s at offset %zu%s: \"%.*s\" <-- here \"%.40s\"", file,
+		       line, kind, id, (const char *)msg, off,
+		       expanded ? " of the pattern after look-alike expansion (a bug: please "
+				  "report it with this rule)"
+				: "",
+		       (int)before, pat + off - before, pat + off);
 		return NULL;
 	}
 	pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &captures);
 	if (captures > 0) {
-		set_err(err, errlen,
-			"%s:%d: %s '%s': named groups capture, and rules must not capture; "
-			"write (?:...) instead",
-			file, line, kind, id);
+		errmsg(err, errlen, 0,
+		       "%s:%d: %s '%s': named groups capture, and rules must not capture; "
+		       "write (?:...) instead",
+		       file, line, kind, id);
 		pcre2_code_free(re);
 		return NULL;
 	}
@@ -686,10 +673,10 @@ static int build_group(struct scope_guard *g, const struct member *m, size_t cou
 		PCRE2_UCHAR msg[256];
 
 		pcre2_get_error_message(code, msg, sizeof(msg));
-		set_err(err, errlen,
-			"%s: the rules compile alone but not together: %s (offset %zu of the "
-			"combined pattern); look for a rule that ends inside an unclosed group",
-			g->name, (const char *)msg, off);
+		errmsg(err, errlen, 0,
+		       "%s: the rules compile alone but not together: %s (offset %zu of the "
+		       "combined pattern); look for a rule that ends inside an unclosed group",
+		       g->name, (const char *)msg, off);
 		return -EINVAL;
 	}
 	return add_group(g, re, count);
@@ -1135,10 +1122,10 @@ static int build_lane(struct scope_guard *g, struct seq *v, size_t n, char *err,
 		PCRE2_UCHAR msg[256];
 
 		pcre2_get_error_message(code, msg, sizeof(msg));
-		set_err(err, errlen,
-			"%s: the rules compile alone but not together: %s (offset %zu of a lane); "
-			"look for a rule that ends inside an unclosed group",
-			g->name, (const char *)msg, off);
+		errmsg(err, errlen, 0,
+		       "%s: the rules compile alone but not together: %s (offset %zu of a lane); "
+		       "look for a rule that ends inside an unclosed group",
+		       g->name, (const char *)msg, off);
 		return -EINVAL;
 	}
 	return add_group(g, re, n);
@@ -1292,7 +1279,7 @@ static int perr(struct parser *ps, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	set_err(ps->err, ps->errlen, "%s:%d: %s", ps->file, ps->line, msg);
+	errmsg(ps->err, ps->errlen, 0, "%s:%d: %s", ps->file, ps->line, msg);
 	return -EINVAL;
 }
 
@@ -1520,7 +1507,8 @@ static int parse(struct parser *ps, const char *text, size_t len)
 	int rc;
 
 	if (memchr(text, '\0', len)) {
-		set_err(ps->err, ps->errlen, "%s: holds a NUL byte; is it a text file?", ps->file);
+		errmsg(ps->err, ps->errlen, 0, "%s: holds a NUL byte; is it a text file?",
+		       ps->file);
 		return -EINVAL;
 	}
 	while (pos < len) {
@@ -1557,10 +1545,10 @@ static int parse(struct parser *ps, const char *text, size_t len)
 		}
 	}
 	if (ps->g->nrules == 0) {
-		set_err(ps->err, ps->errlen,
-			"%s: no rules; a guard needs at least one [category NAME] with `rule ID = "
-			"PATTERN`",
-			ps->file);
+		errmsg(ps->err, ps->errlen, 0,
+		       "%s: no rules; a guard needs at least one [category NAME] with `rule ID = "
+		       "PATTERN`",
+		       ps->file);
 		return -EINVAL;
 	}
 	return 0;
@@ -1596,8 +1584,8 @@ static int prepare_rules(struct scope_guard *g, char *err, size_t errlen)
 				return -ENOMEM;
 			n = scope_pattern_expand(src[k], *dst[k], cap, why, sizeof(why));
 			if (n < 0) {
-				set_err(err, errlen, "%s:%d: %s '%s': %s", g->name, r->line, kind,
-					r->id, why);
+				errmsg(err, errlen, 0, "%s:%d: %s '%s': %s", g->name, r->line, kind,
+				       r->id, why);
 				return -EINVAL;
 			}
 			re = check_pattern(g->name, r->line, kind, r->id, *dst[k], true, err,
@@ -1613,10 +1601,10 @@ static int prepare_rules(struct scope_guard *g, char *err, size_t errlen)
 			learn_start(r, re);
 			pcre2_code_free(re);
 			if (minlen == 0) {
-				set_err(err, errlen,
-					"%s:%d: rule '%s' can match an empty message; it would "
-					"fire on everything. Make something in it required",
-					g->name, r->line, r->id);
+				errmsg(err, errlen, 0,
+				       "%s:%d: rule '%s' can match an empty message; it would "
+				       "fire on everything. Make something in it required",
+				       g->name, r->line, r->id);
 				return -EINVAL;
 			}
 		}
@@ -1674,8 +1662,8 @@ int scope_guard_load_string(const char *name, const char *text, size_t len,
 		return -EINVAL;
 	*ret = NULL;
 	if (len > SCOPE_FILE_MAX_BYTES) {
-		set_err(err, errlen, "%s: %zu bytes; a rules file may hold at most %d", ps.file,
-			len, SCOPE_FILE_MAX_BYTES);
+		errmsg(err, errlen, 0, "%s: %zu bytes; a rules file may hold at most %d", ps.file,
+		       len, SCOPE_FILE_MAX_BYTES);
 		return -EFBIG;
 	}
 	g = calloc(1, sizeof(*g));
@@ -1702,7 +1690,7 @@ int scope_guard_load_string(const char *name, const char *text, size_t len,
 		rc = setup_scratch(g);
 	if (rc < 0) {
 		if (rc == -ENOMEM)
-			set_err(err, errlen, "%s: out of memory", ps.file);
+			errmsg(err, errlen, 0, "%s: out of memory", ps.file);
 		scope_guard_free(g);
 		return rc;
 	}
@@ -1726,11 +1714,11 @@ int scope_guard_load(const char *path, struct scope_guard **ret, char *err, size
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		set_err(err, errlen, "%s: cannot open the scope rules: %s", path, strerror(-rc));
+		errmsg(err, errlen, 0, "%s: cannot open the scope rules: %s", path, strerror(-rc));
 		return rc;
 	}
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		set_err(err, errlen, "%s: is a folder; give the rules file", path);
+		errmsg(err, errlen, 0, "%s: is a folder; give the rules file", path);
 		close(fd);
 		return -EISDIR;
 	}
@@ -1752,13 +1740,13 @@ int scope_guard_load(const char *path, struct scope_guard **ret, char *err, size
 	rc = n < 0 ? -errno : 0;
 	close(fd);
 	if (rc < 0) {
-		set_err(err, errlen, "%s: cannot read the scope rules: %s", path, strerror(-rc));
+		errmsg(err, errlen, 0, "%s: cannot read the scope rules: %s", path, strerror(-rc));
 		free(text);
 		return rc;
 	}
 	if (got > SCOPE_FILE_MAX_BYTES) {
-		set_err(err, errlen, "%s: over %d bytes; a rules file may hold at most that", path,
-			SCOPE_FILE_MAX_BYTES);
+		errmsg(err, errlen, 0, "%s: over %d bytes; a rules file may hold at most that",
+		       path, SCOPE_FILE_MAX_BYTES);
 		free(text);
 		return -EFBIG;
 	}

@@ -1,6 +1,7 @@
 #include "agent/tools.h"
 
 #include "firmware/config.h"
+#include "hal/errmsg.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -227,20 +228,6 @@ int tools_config(const struct config *cfg, const char *section, unsigned *ret_ma
 
 /* ---- the schema subset ------------------------------------------------------ */
 
-static int verr(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int verr(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 static const char *shown(const cJSON *v, char *buf, size_t len)
 {
 	if (!v)
@@ -286,7 +273,7 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, char 
 	char gotbuf[80], where[96];
 
 	if (depth > 4)
-		return verr(err, errlen, "arguments nest too deeply");
+		return errmsg(err, errlen, -EINVAL, "arguments nest too deeply");
 	if (*path)
 		snprintf(where, sizeof(where), "argument '%s'", path);
 	else
@@ -300,18 +287,18 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, char 
 		const cJSON *it;
 
 		if (!cJSON_IsObject(v))
-			return verr(err, errlen, "%s: expected a JSON object, got %s", where,
-				    shown(v, gotbuf, sizeof(gotbuf)));
+			return errmsg(err, errlen, -EINVAL, "%s: expected a JSON object, got %s",
+				      where, shown(v, gotbuf, sizeof(gotbuf)));
 		cJSON_ArrayForEach(it, req)
 		{
 			if (cJSON_IsString(it) &&
 			    !cJSON_GetObjectItemCaseSensitive(v, it->valuestring)) {
 				if (*path)
-					return verr(err, errlen,
-						    "missing required argument '%s.%s'", path,
-						    it->valuestring);
-				return verr(err, errlen, "missing required argument '%s'",
-					    it->valuestring);
+					return errmsg(err, errlen, -EINVAL,
+						      "missing required argument '%s.%s'", path,
+						      it->valuestring);
+				return errmsg(err, errlen, -EINVAL,
+					      "missing required argument '%s'", it->valuestring);
 			}
 		}
 		cJSON_ArrayForEach(it, v)
@@ -336,8 +323,9 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, char 
 									sizeof(known) - off, "%s%s",
 									off ? ", " : "", p->string);
 				}
-				return verr(err, errlen, "unknown argument '%s%s%s' (known: %s)",
-					    path, *path ? "." : "", it->string, known);
+				return errmsg(err, errlen, -EINVAL,
+					      "unknown argument '%s%s%s' (known: %s)", path,
+					      *path ? "." : "", it->string, known);
 			}
 			snprintf(sub, sizeof(sub), "%s%s%.48s", path, *path ? "." : "", it->string);
 			if ((r = validate(ps, it, sub, err, errlen, depth + 1)) < 0)
@@ -351,17 +339,19 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, char 
 		int n, i = 0;
 
 		if (!cJSON_IsArray(v))
-			return verr(err, errlen, "%s: expected a list, got %s", where,
-				    shown(v, gotbuf, sizeof(gotbuf)));
+			return errmsg(err, errlen, -EINVAL, "%s: expected a list, got %s", where,
+				      shown(v, gotbuf, sizeof(gotbuf)));
 		n = cJSON_GetArraySize(v);
 		if ((kw = cJSON_GetObjectItemCaseSensitive(schema, "minItems")) &&
 		    n < kw->valuedouble)
-			return verr(err, errlen, "%s: expected at least %g entries, got %d", where,
-				    kw->valuedouble, n);
+			return errmsg(err, errlen, -EINVAL,
+				      "%s: expected at least %g entries, got %d", where,
+				      kw->valuedouble, n);
 		if ((kw = cJSON_GetObjectItemCaseSensitive(schema, "maxItems")) &&
 		    n > kw->valuedouble)
-			return verr(err, errlen, "%s: expected at most %g entries, got %d", where,
-				    kw->valuedouble, n);
+			return errmsg(err, errlen, -EINVAL,
+				      "%s: expected at most %g entries, got %d", where,
+				      kw->valuedouble, n);
 		cJSON_ArrayForEach(it, v)
 		{
 			char sub[96];
@@ -378,20 +368,23 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, char 
 		size_t n;
 
 		if (!cJSON_IsString(v))
-			return verr(err, errlen, "%s: expected a string, got %s", where,
-				    shown(v, gotbuf, sizeof(gotbuf)));
+			return errmsg(err, errlen, -EINVAL, "%s: expected a string, got %s", where,
+				      shown(v, gotbuf, sizeof(gotbuf)));
 		for (const char *s = v->valuestring; *s; s++)
 			if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-				return verr(err, errlen, "%s: contains control characters", where);
+				return errmsg(err, errlen, -EINVAL,
+					      "%s: contains control characters", where);
 		n = utf8_chars(v->valuestring);
 		if ((kw = cJSON_GetObjectItemCaseSensitive(schema, "minLength")) &&
 		    n < kw->valuedouble)
-			return verr(err, errlen, "%s: expected at least %g characters, got %zu",
-				    where, kw->valuedouble, n);
+			return errmsg(err, errlen, -EINVAL,
+				      "%s: expected at least %g characters, got %zu", where,
+				      kw->valuedouble, n);
 		if ((kw = cJSON_GetObjectItemCaseSensitive(schema, "maxLength")) &&
 		    n > kw->valuedouble)
-			return verr(err, errlen, "%s: expected at most %g characters, got %zu",
-				    where, kw->valuedouble, n);
+			return errmsg(err, errlen, -EINVAL,
+				      "%s: expected at most %g characters, got %zu", where,
+				      kw->valuedouble, n);
 		if (en) {
 			const cJSON *e;
 			char list[400];
@@ -411,8 +404,8 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, char 
 					    (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
 							     off ? ", " : "", e->valuestring);
 			}
-			return verr(err, errlen, "%s: expected one of %s, got %s", where, list,
-				    shown(v, gotbuf, sizeof(gotbuf)));
+			return errmsg(err, errlen, -EINVAL, "%s: expected one of %s, got %s", where,
+				      list, shown(v, gotbuf, sizeof(gotbuf)));
 		}
 		return 0;
 	}
@@ -421,26 +414,27 @@ static int validate(const cJSON *schema, const cJSON *v, const char *path, char 
 
 		if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
 		    (integer && v->valuedouble != floor(v->valuedouble)))
-			return verr(err, errlen, "%s: expected %s, got %s", where,
-				    integer ? "a whole number" : "a number",
-				    shown(v, gotbuf, sizeof(gotbuf)));
+			return errmsg(err, errlen, -EINVAL, "%s: expected %s, got %s", where,
+				      integer ? "a whole number" : "a number",
+				      shown(v, gotbuf, sizeof(gotbuf)));
 		if ((kw = cJSON_GetObjectItemCaseSensitive(schema, "minimum")) &&
 		    v->valuedouble < kw->valuedouble)
-			return verr(err, errlen, "%s: expected a number >= %g, got %s", where,
-				    kw->valuedouble, shown(v, gotbuf, sizeof(gotbuf)));
+			return errmsg(err, errlen, -EINVAL, "%s: expected a number >= %g, got %s",
+				      where, kw->valuedouble, shown(v, gotbuf, sizeof(gotbuf)));
 		if ((kw = cJSON_GetObjectItemCaseSensitive(schema, "maximum")) &&
 		    v->valuedouble > kw->valuedouble)
-			return verr(err, errlen, "%s: expected a number <= %g, got %s", where,
-				    kw->valuedouble, shown(v, gotbuf, sizeof(gotbuf)));
+			return errmsg(err, errlen, -EINVAL, "%s: expected a number <= %g, got %s",
+				      where, kw->valuedouble, shown(v, gotbuf, sizeof(gotbuf)));
 		return 0;
 	}
 	if (strcmp(t, "boolean") == 0) {
 		if (!cJSON_IsBool(v))
-			return verr(err, errlen, "%s: expected true or false, got %s", where,
-				    shown(v, gotbuf, sizeof(gotbuf)));
+			return errmsg(err, errlen, -EINVAL, "%s: expected true or false, got %s",
+				      where, shown(v, gotbuf, sizeof(gotbuf)));
 		return 0;
 	}
-	return verr(err, errlen, "%s: the schema has no type this validator knows", where);
+	return errmsg(err, errlen, -EINVAL, "%s: the schema has no type this validator knows",
+		      where);
 }
 
 /* Only keywords of the subset, with sane types. */
@@ -457,7 +451,7 @@ static int check_schema(const cJSON *s, const char *path, char *err, size_t errl
 	bool ok = false;
 
 	if (depth > 4 || !cJSON_IsObject(s))
-		return verr(err, errlen, "%s: a schema must be an object", path);
+		return errmsg(err, errlen, -EINVAL, "%s: a schema must be an object", path);
 	cJSON_ArrayForEach(it, s)
 	{
 		bool k = false;
@@ -465,20 +459,21 @@ static int check_schema(const cJSON *s, const char *path, char *err, size_t errl
 		for (const char *const *w = known; *w; w++)
 			k |= strcmp(it->string, *w) == 0;
 		if (!k)
-			return verr(err, errlen, "%s: keyword '%s' is outside the supported subset",
-				    path, it->string);
+			return errmsg(err, errlen, -EINVAL,
+				      "%s: keyword '%s' is outside the supported subset", path,
+				      it->string);
 	}
 	type = cJSON_GetObjectItemCaseSensitive(s, "type");
 	for (const char *const *w = types; cJSON_IsString(type) && *w; w++)
 		ok |= strcmp(type->valuestring, *w) == 0;
 	if (!ok)
-		return verr(err, errlen,
-			    "%s: 'type' must be one of object, string, number, "
-			    "integer, boolean, array",
-			    path);
+		return errmsg(err, errlen, -EINVAL,
+			      "%s: 'type' must be one of object, string, number, "
+			      "integer, boolean, array",
+			      path);
 	if ((it = cJSON_GetObjectItemCaseSensitive(s, "additionalProperties")) &&
 	    !cJSON_IsFalse(it))
-		return verr(err, errlen, "%s: additionalProperties must be false", path);
+		return errmsg(err, errlen, -EINVAL, "%s: additionalProperties must be false", path);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(s, "properties"))
 	{
 		char sub[128];
@@ -504,11 +499,11 @@ int tools_validate(const char *schema_json, const char *args_json, char *err, si
 	int r;
 
 	if (!schema)
-		return verr(err, errlen, "the schema is not valid JSON");
+		return errmsg(err, errlen, -EINVAL, "the schema is not valid JSON");
 	args = cJSON_Parse(args_json && *args_json ? args_json : "{}");
 	if (!args) {
 		cJSON_Delete(schema);
-		return verr(err, errlen, "arguments: not valid JSON");
+		return errmsg(err, errlen, -EINVAL, "arguments: not valid JSON");
 	}
 	r = validate(schema, args, "", err, errlen, 0);
 	cJSON_Delete(args);
@@ -523,11 +518,11 @@ int tools_schema_check(const char *name, const char *schema_json, char *err, siz
 	int r;
 
 	if (!s)
-		return verr(err, errlen, "%s: the schema is not valid JSON", name);
+		return errmsg(err, errlen, -EINVAL, "%s: the schema is not valid JSON", name);
 	type = cJSON_GetObjectItemCaseSensitive(s, "type");
 	r = check_schema(s, name, err, errlen, 0);
 	if (r == 0 && !(cJSON_IsString(type) && strcmp(type->valuestring, "object") == 0))
-		r = verr(err, errlen, "%s: the arguments must be an object", name);
+		r = errmsg(err, errlen, -EINVAL, "%s: the arguments must be an object", name);
 	cJSON_Delete(s);
 	return r;
 }

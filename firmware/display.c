@@ -29,6 +29,7 @@
 #include "firmware/config.h"
 #include "firmware/log.h"
 #include "firmware/ring.h"
+#include "hal/errmsg.h"
 #include "hal/time.h"
 
 #define LOG_MODULE "display"
@@ -1896,21 +1897,6 @@ static void *io_main(void *arg)
 
 /* ---- create / free ------------------------------------------------------- */
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* Removes a stale socket file at path; refuses anything else. */
 static int clear_path(const struct display_params *p, const struct sockaddr_un *addr, char *err,
 		      size_t errlen)
@@ -1923,33 +1909,34 @@ static int clear_path(const struct display_params *p, const struct sockaddr_un *
 		if (errno == ENOENT)
 			return 0;
 		rc = -errno;
-		return fail(err, errlen, rc, "%s socket %s: %s", role, p->path, strerror(-rc));
+		return errmsg(err, errlen, rc, "%s socket %s: %s", role, p->path, strerror(-rc));
 	}
 	if (!S_ISSOCK(st.st_mode))
-		return fail(err, errlen, -EEXIST,
-			    "%s socket %s: the path exists and is not a socket; remove it or set "
-			    "another [%s] socket",
-			    role, p->path, role);
+		return errmsg(err, errlen, -EEXIST,
+			      "%s socket %s: the path exists and is not a socket; remove it or set "
+			      "another [%s] socket",
+			      role, p->path, role);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0) {
 		rc = -errno;
-		return fail(err, errlen, rc, "%s socket: socket(): %s", role, strerror(-rc));
+		return errmsg(err, errlen, rc, "%s socket: socket(): %s", role, strerror(-rc));
 	}
 	rc = connect(s, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ? 0 : -errno;
 	close(s);
 	if (rc == 0 || rc == -EAGAIN || rc == -EINPROGRESS)
-		return fail(err, errlen, -EADDRINUSE,
-			    "%s socket %s: another process is listening on it (another edgeboxd?); "
-			    "stop it or set another [%s] socket",
-			    role, p->path, role);
+		return errmsg(
+		    err, errlen, -EADDRINUSE,
+		    "%s socket %s: another process is listening on it (another edgeboxd?); "
+		    "stop it or set another [%s] socket",
+		    role, p->path, role);
 	if (rc != -ECONNREFUSED)
-		return fail(err, errlen, rc, "%s socket %s: cannot check the existing socket: %s",
-			    role, p->path, strerror(-rc));
+		return errmsg(err, errlen, rc, "%s socket %s: cannot check the existing socket: %s",
+			      role, p->path, strerror(-rc));
 	/* Nobody listens: a previous run's leftover. */
 	if (unlink(p->path) < 0 && errno != ENOENT) {
 		rc = -errno;
-		return fail(err, errlen, rc, "%s socket %s: cannot remove the stale socket: %s",
-			    role, p->path, strerror(-rc));
+		return errmsg(err, errlen, rc, "%s socket %s: cannot remove the stale socket: %s",
+			      role, p->path, strerror(-rc));
 	}
 	return 0;
 }
@@ -1962,12 +1949,12 @@ static int lookup_group(const struct display_params *p, gid_t *ret, char *err, s
 
 	rc = getgrnam_r(p->group, &gr, buf, sizeof(buf), &res);
 	if (rc || !res)
-		return fail(err, errlen, -EINVAL,
-			    "%s socket %s: group '%s': %s; create it (groupadd %s) or fix [%s] "
-			    "group",
-			    display_role_name(p->role), p->path, p->group,
-			    rc ? strerror(rc) : "no such group", p->group,
-			    display_role_name(p->role));
+		return errmsg(err, errlen, -EINVAL,
+			      "%s socket %s: group '%s': %s; create it (groupadd %s) or fix [%s] "
+			      "group",
+			      display_role_name(p->role), p->path, p->group,
+			      rc ? strerror(rc) : "no such group", p->group,
+			      display_role_name(p->role));
 	*ret = res->gr_gid;
 	return 0;
 }
@@ -1993,26 +1980,26 @@ static int open_listener(struct display *d, char *err, size_t errlen)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		rc = -errno;
-		return fail(err, errlen, rc, "%s socket: socket(): %s", role, strerror(-rc));
+		return errmsg(err, errlen, rc, "%s socket: socket(): %s", role, strerror(-rc));
 	}
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		rc = -errno;
 		close(fd);
 		if (rc == -ENOENT)
-			return fail(err, errlen, rc,
-				    "%s socket %s: the folder does not exist; create it (the "
-				    "systemd unit's RuntimeDirectory=edgebox makes /run/edgebox)",
-				    role, p->path);
-		return fail(err, errlen, rc, "%s socket %s: bind: %s%s", role, p->path,
-			    strerror(-rc),
-			    rc == -EACCES ? "; the daemon needs write access to the folder" : "");
+			return errmsg(err, errlen, rc,
+				      "%s socket %s: the folder does not exist; create it (the "
+				      "systemd unit's RuntimeDirectory=edgebox makes /run/edgebox)",
+				      role, p->path);
+		return errmsg(err, errlen, rc, "%s socket %s: bind: %s%s", role, p->path,
+			      strerror(-rc),
+			      rc == -EACCES ? "; the daemon needs write access to the folder" : "");
 	}
 	/* Not listening yet: nobody can connect before mode and group are set. */
 	if (chmod(p->path, p->mode) < 0 || (p->group[0] && chown(p->path, (uid_t)-1, gid) < 0)) {
 		rc = -errno;
 		unlink(p->path);
 		close(fd);
-		return fail(
+		return errmsg(
 		    err, errlen, rc, "%s socket %s: cannot set mode %04o%s%s: %s%s", role, p->path,
 		    p->mode, p->group[0] ? " and group " : "", p->group, strerror(-rc),
 		    rc == -EPERM ? "; the daemon must be root or a member of that group" : "");
@@ -2025,8 +2012,8 @@ static int open_listener(struct display *d, char *err, size_t errlen)
 		rc = -errno;
 		unlink(p->path);
 		close(fd);
-		return fail(err, errlen, rc, "%s socket %s: listen: %s", role, p->path,
-			    strerror(-rc));
+		return errmsg(err, errlen, rc, "%s socket %s: listen: %s", role, p->path,
+			      strerror(-rc));
 	}
 	d->listen_fd = fd;
 	return 0;
@@ -2056,7 +2043,7 @@ int display_create(const struct display_params *p, struct display **ret, char *e
 		return rc;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return fail(err, errlen, -ENOMEM, "display: out of memory");
+		return errmsg(err, errlen, -ENOMEM, "display: out of memory");
 	d->p = *p;
 	/* NUL-pad the token: token_matches compares the whole buffer. */
 	memset(d->p.token, 0, sizeof(d->p.token));
@@ -2066,8 +2053,8 @@ int display_create(const struct display_params *p, struct display **ret, char *e
 	d->clients = calloc(p->max_clients, sizeof(*d->clients));
 	d->mem = malloc(per_client * p->max_clients);
 	if (!d->clients || !d->mem) {
-		rc = fail(err, errlen, -ENOMEM, "display: out of memory for %u clients",
-			  p->max_clients);
+		rc = errmsg(err, errlen, -ENOMEM, "display: out of memory for %u clients",
+			    p->max_clients);
 		goto free_d;
 	}
 	for (unsigned i = 0; i < p->max_clients; i++) {
@@ -2083,7 +2070,8 @@ int display_create(const struct display_params *p, struct display **ret, char *e
 	rp.producers = RING_SPSC;
 	rc = ring_create(&rp, &d->inbound);
 	if (rc < 0) {
-		fail(err, errlen, rc, "display: cannot create the inbound ring: %s", strerror(-rc));
+		errmsg(err, errlen, rc, "display: cannot create the inbound ring: %s",
+		       strerror(-rc));
 		goto free_d;
 	}
 	pthread_mutexattr_init(&ma);
@@ -2092,14 +2080,14 @@ int display_create(const struct display_params *p, struct display **ret, char *e
 	rc = -pthread_mutex_init(&d->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 	if (rc < 0) {
-		fail(err, errlen, rc, "display: mutex: %s", strerror(-rc));
+		errmsg(err, errlen, rc, "display: mutex: %s", strerror(-rc));
 		goto free_ring;
 	}
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	d->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->epoll_fd < 0 || d->event_fd < 0) {
 		rc = -errno;
-		fail(err, errlen, rc, "display: epoll/eventfd: %s", strerror(-rc));
+		errmsg(err, errlen, rc, "display: epoll/eventfd: %s", strerror(-rc));
 		goto close_fds;
 	}
 	rc = open_listener(d, err, errlen);
@@ -2113,7 +2101,7 @@ int display_create(const struct display_params *p, struct display **ret, char *e
 		goto epoll_failed;
 	rc = -pthread_create(&d->thread, NULL, io_main, d);
 	if (rc < 0) {
-		fail(err, errlen, rc, "display: cannot start the I/O thread: %s", strerror(-rc));
+		errmsg(err, errlen, rc, "display: cannot start the I/O thread: %s", strerror(-rc));
 		goto unlink_socket;
 	}
 	{
@@ -2128,7 +2116,7 @@ int display_create(const struct display_params *p, struct display **ret, char *e
 
 epoll_failed:
 	rc = -errno;
-	fail(err, errlen, rc, "display: epoll_ctl: %s", strerror(-rc));
+	errmsg(err, errlen, rc, "display: epoll_ctl: %s", strerror(-rc));
 unlink_socket:
 	remove_socket_file(d);
 close_fds:

@@ -4,12 +4,12 @@
 #include <limits.h>
 #include <linux/gpio.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "hal/errmsg.h"
 #include "hal/time.h"
 
 /* One record can settle a pending edge and add its own: 2 per line per pass. */
@@ -36,18 +36,6 @@ static const char *const line_names[GPIO_LINES_COUNT] = {
     [GPIO_INPUT_DOOR] = "door",
     [GPIO_INPUT_STAFF_CALL] = "staff_call",
 };
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 int gpio_lines_new(const struct gpio_line_cfg cfg[GPIO_LINES_COUNT], struct gpio_lines **ret)
 {
@@ -179,37 +167,38 @@ static int read_record(struct gpio_lines *l, int input, char *err, size_t errlen
 	if (n < 0) {
 		if (errno == EAGAIN)
 			return 0;
-		return fail(err, errlen, -errno, "gpio: %s line: reading an event: %s",
-			    line_names[input], strerror(errno));
+		return errmsg(err, errlen, -errno, "gpio: %s line: reading an event: %s",
+			      line_names[input], strerror(errno));
 	}
 	if (n == 0)
-		return fail(err, errlen, -EIO,
-			    "gpio: %s line: event fd reached end of file; a line-event fd never "
-			    "does, so the line was released or this is not one",
-			    line_names[input]);
+		return errmsg(err, errlen, -EIO,
+			      "gpio: %s line: event fd reached end of file; a line-event fd never "
+			      "does, so the line was released or this is not one",
+			      line_names[input]);
 	if ((size_t)n != sizeof(ev))
-		return fail(err, errlen, -EIO,
-			    "gpio: %s line: short event record, %zd of %zu bytes; the kernel "
-			    "writes whole struct gpioevent_data records, so this fd is not a GPIO "
-			    "v1 line-event fd",
-			    line_names[input], n, sizeof(ev));
+		return errmsg(
+		    err, errlen, -EIO,
+		    "gpio: %s line: short event record, %zd of %zu bytes; the kernel "
+		    "writes whole struct gpioevent_data records, so this fd is not a GPIO "
+		    "v1 line-event fd",
+		    line_names[input], n, sizeof(ev));
 	if (ev.id == GPIOEVENT_EVENT_RISING_EDGE)
 		level = 1;
 	else if (ev.id == GPIOEVENT_EVENT_FALLING_EDGE)
 		level = 0;
 	else
-		return fail(err, errlen, -EBADMSG,
-			    "gpio: %s line: unknown event id %u (expected 1 = rising or 2 = "
-			    "falling); is this fd a GPIO v1 line-event fd?",
-			    line_names[input], (unsigned)ev.id);
+		return errmsg(err, errlen, -EBADMSG,
+			      "gpio: %s line: unknown event id %u (expected 1 = rising or 2 = "
+			      "falling); is this fd a GPIO v1 line-event fd?",
+			      line_names[input], (unsigned)ev.id);
 	now = hal_now_ns();
 	if (ev.timestamp > now + GPIO_LINES_MAX_AHEAD_NS)
-		return fail(err, errlen, -ERANGE,
-			    "gpio: %s line: event timestamp %llu ns is ahead of CLOCK_MONOTONIC "
-			    "(%llu ns); kernels before 5.7 stamp v1 events with CLOCK_REALTIME, "
-			    "run Linux 5.7 or later",
-			    line_names[input], (unsigned long long)ev.timestamp,
-			    (unsigned long long)now);
+		return errmsg(err, errlen, -ERANGE,
+			      "gpio: %s line: event timestamp %llu ns is ahead of CLOCK_MONOTONIC "
+			      "(%llu ns); kernels before 5.7 stamp v1 events with CLOCK_REALTIME, "
+			      "run Linux 5.7 or later",
+			      line_names[input], (unsigned long long)ev.timestamp,
+			      (unsigned long long)now);
 	take_edge(l, input, level ^ (int)s->cfg.active_low, ev.timestamp);
 	return 1;
 }
@@ -235,19 +224,19 @@ static int drain(struct gpio_lines *l, char *err, size_t errlen)
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)
-			return fail(err, errlen, -errno, "gpio: waiting for events: %s",
-				    strerror(errno));
+			return errmsg(err, errlen, -errno, "gpio: waiting for events: %s",
+				      strerror(errno));
 		if (rc == 0)
 			return 0;
 		for (i = 0; i < GPIO_LINES_COUNT; i++) {
 			if (pfd[i].revents & POLLNVAL)
-				return fail(err, errlen, -EBADF,
-					    "gpio: %s line: event fd %d is not open", line_names[i],
-					    pfd[i].fd);
+				return errmsg(err, errlen, -EBADF,
+					      "gpio: %s line: event fd %d is not open",
+					      line_names[i], pfd[i].fd);
 			if ((pfd[i].revents & POLLERR) && !(pfd[i].revents & POLLIN))
-				return fail(err, errlen, -EIO,
-					    "gpio: %s line: error condition on event fd %d",
-					    line_names[i], pfd[i].fd);
+				return errmsg(err, errlen, -EIO,
+					      "gpio: %s line: error condition on event fd %d",
+					      line_names[i], pfd[i].fd);
 			if (pfd[i].revents & (POLLIN | POLLHUP)) {
 				rc = read_record(l, i, err, errlen);
 				if (rc < 0)
@@ -303,7 +292,7 @@ int gpio_lines_read(struct gpio_lines *l, struct gpio_event *ret, int timeout_ms
 		}
 		rc = poll(pfd, GPIO_LINES_COUNT, wait_ms(now, until));
 		if (rc < 0 && errno != EINTR)
-			return fail(err, errlen, -errno, "gpio: waiting for events: %s",
-				    strerror(errno));
+			return errmsg(err, errlen, -errno, "gpio: waiting for events: %s",
+				      strerror(errno));
 	}
 }

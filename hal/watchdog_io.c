@@ -3,12 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/watchdog.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "hal/errmsg.h"
 
 struct watchdog_io_dev {
 	const struct watchdog_io *io;
@@ -65,21 +66,6 @@ const struct watchdog_io watchdog_io_libc = {
     .close = libc_close,
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 static const char *open_hint(int e)
 {
 	switch (e) {
@@ -103,16 +89,17 @@ int watchdog_io_start(const struct watchdog_io *io, const char *path, int timeou
 
 	*ret = NULL;
 	if (timeout_s < 1)
-		return fail(err, errlen, -EINVAL, "watchdog: timeout %d s is below 1 s", timeout_s);
+		return errmsg(err, errlen, -EINVAL, "watchdog: timeout %d s is below 1 s",
+			      timeout_s);
 	w = calloc(1, sizeof(*w));
 	if (!w)
-		return fail(err, errlen, -ENOMEM, "watchdog: out of memory");
+		return errmsg(err, errlen, -ENOMEM, "watchdog: out of memory");
 	w->io = io;
 
 	fd = io->open(io->ctx, path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
-		rc = fail(err, errlen, fd, "watchdog: cannot open %s: %s (%s)", path, strerror(-fd),
-			  open_hint(-fd));
+		rc = errmsg(err, errlen, fd, "watchdog: cannot open %s: %s (%s)", path,
+			    strerror(-fd), open_hint(-fd));
 		goto free_dev;
 	}
 	w->fd = fd;
@@ -121,16 +108,16 @@ int watchdog_io_start(const struct watchdog_io *io, const char *path, int timeou
 	memset(&info, 0, sizeof(info));
 	rc = io->ioctl(io->ctx, fd, WDIOC_GETSUPPORT, &info);
 	if (rc == -ENOTTY || rc == -EINVAL) {
-		fail(err, errlen, -ENOTTY,
-		     "watchdog: %s is not a watchdog device (WDIOC_GETSUPPORT: %s); set device "
-		     "= /dev/watchdog or /dev/watchdogN (see `wdctl`), or use driver = soft",
-		     path, strerror(-rc));
+		errmsg(err, errlen, -ENOTTY,
+		       "watchdog: %s is not a watchdog device (WDIOC_GETSUPPORT: %s); set device "
+		       "= /dev/watchdog or /dev/watchdogN (see `wdctl`), or use driver = soft",
+		       path, strerror(-rc));
 		rc = -ENOTTY;
 		goto close_fd;
 	}
 	if (rc < 0) {
-		fail(err, errlen, rc, "watchdog: %s: WDIOC_GETSUPPORT failed: %s", path,
-		     strerror(-rc));
+		errmsg(err, errlen, rc, "watchdog: %s: WDIOC_GETSUPPORT failed: %s", path,
+		       strerror(-rc));
 		goto magic_close;
 	}
 	w->options = info.options;
@@ -140,16 +127,16 @@ int watchdog_io_start(const struct watchdog_io *io, const char *path, int timeou
 	t = timeout_s;
 	rc = io->ioctl(io->ctx, fd, WDIOC_SETTIMEOUT, &t);
 	if (rc < 0) {
-		fail(err, errlen, rc,
-		     "watchdog: %s (%s) refused a timeout of %d s: %s; pick another timeout_s "
-		     "(`wdctl %s` shows the range)",
-		     path, w->identity, timeout_s, strerror(-rc), path);
+		errmsg(err, errlen, rc,
+		       "watchdog: %s (%s) refused a timeout of %d s: %s; pick another timeout_s "
+		       "(`wdctl %s` shows the range)",
+		       path, w->identity, timeout_s, strerror(-rc), path);
 		goto magic_close;
 	}
 	if (t < 1) {
-		rc = fail(err, errlen, -ERANGE,
-			  "watchdog: %s (%s) reported a timeout of %d s after being set to %d s",
-			  path, w->identity, t, timeout_s);
+		rc = errmsg(err, errlen, -ERANGE,
+			    "watchdog: %s (%s) reported a timeout of %d s after being set to %d s",
+			    path, w->identity, t, timeout_s);
 		goto magic_close;
 	}
 	*ret_timeout_s = t;
