@@ -29,6 +29,7 @@
 #include "agent/tools.h"
 #include "evals/tune.h"
 #include "hal/errmsg.h"
+#include "hal/strbuf.h"
 
 #define PATH_LEN 1024
 #define KNOWN_MAX 1024	 /* bytes of a "known: ..." list in a message */
@@ -41,79 +42,6 @@
 static char *xstrdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
-}
-
-/* A growing string with a cap: past the cap it ends in "..." and stops. */
-struct sbuf {
-	char *p;
-	size_t len, cap, max;
-	bool cut;
-};
-
-static void sb_init(struct sbuf *b, size_t max)
-{
-	memset(b, 0, sizeof(*b));
-	b->max = max;
-}
-
-static void sb_vadd(struct sbuf *b, const char *fmt, va_list ap)
-{
-	char tmp[2048];
-	int n;
-	size_t need;
-
-	if (b->cut)
-		return;
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	if (n < 0)
-		return;
-	need = (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1;
-	if (b->len + need + 4 > b->max) {
-		need = b->max > b->len + 4 ? b->max - b->len - 4 : 0;
-		b->cut = true;
-	}
-	if (b->len + need + 4 > b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 256;
-		char *np;
-
-		while (nc < b->len + need + 4)
-			nc *= 2;
-		np = realloc(b->p, nc);
-		if (!np) {
-			b->cut = true;
-			return;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->len, tmp, need);
-	b->len += need;
-	if (b->cut) {
-		memcpy(b->p + b->len, "...", 3);
-		b->len += 3;
-	}
-	b->p[b->len] = '\0';
-}
-
-static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	sb_vadd(b, fmt, ap);
-	va_end(ap);
-}
-
-/* The buffer's string (owned by the caller), "" when empty; NULL on ENOMEM. */
-static char *sb_take(struct sbuf *b)
-{
-	char *s = b->p ? b->p : strdup("");
-
-	b->p = NULL;
-	b->len = b->cap = 0;
-	return s;
 }
 
 /* Reads a whole regular file of at most max bytes, NUL-terminated. */
@@ -388,34 +316,34 @@ static bool re_find(const pcre2_code *re, const char *s, size_t len, char *got, 
 }
 
 /* text with every regex metacharacter escaped, appended to b */
-static void re_quote(struct sbuf *b, const char *text)
+static void re_quote(struct strbuf *b, const char *text)
 {
 	for (const char *p = text; *p; p++) {
 		if (((unsigned char)*p < 0x80) &&
 		    !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == ' '))
-			sb_add(b, "\\%c", *p);
+			strbuf_add(b, "\\%c", *p);
 		else
-			sb_add(b, "%c", *p);
+			strbuf_add(b, "%c", *p);
 	}
 }
 
 static int refs_regexes(struct refs *r, char *err, size_t errlen)
 {
 	const struct catalog_telco *t = catalog_telco(r->catalog);
-	struct sbuf b;
+	struct strbuf b;
 	char msg[300];
 	char *pat;
 
 	/* a money figure: "$5", "$ 45.00", "12 USD", "12 dollars" */
-	sb_init(&b, 4096);
-	sb_add(&b, "(?:");
+	strbuf_init(&b, 4096, "...");
+	strbuf_add(&b, "(?:");
 	re_quote(&b, t->currency_symbol && t->currency_symbol[0] ? t->currency_symbol : "$");
-	sb_add(&b, "\\s?\\d[\\d,]*(?:\\.\\d+)?|\\b\\d[\\d,]*(?:\\.\\d+)?\\s?(?:");
+	strbuf_add(&b, "\\s?\\d[\\d,]*(?:\\.\\d+)?|\\b\\d[\\d,]*(?:\\.\\d+)?\\s?(?:");
 	re_quote(&b, t->currency && t->currency[0] ? t->currency : "USD");
-	sb_add(&b, "%s)\\b)",
-	       t->currency_symbol && strcmp(t->currency_symbol, "$") == 0 ? "|dollars?" : "");
-	pat = sb_take(&b);
+	strbuf_add(&b, "%s)\\b)",
+		   t->currency_symbol && strcmp(t->currency_symbol, "$") == 0 ? "|dollars?" : "");
+	pat = strbuf_take(&b);
 	r->money = pat ? compile(pat, PCRE2_CASELESS, msg, sizeof(msg)) : NULL;
 	free(pat);
 	r->diff = compile("\\b(?:save[sd]?|saving|savings|less|cheaper|more|difference|extra|"
@@ -432,18 +360,18 @@ static int refs_regexes(struct refs *r, char *err, size_t errlen)
 		    "today's|todays) deals?|\\d+\\s?% off|sign (?:you |yourself )?up)\\b",
 		    PCRE2_CASELESS, msg, sizeof(msg));
 	/* every product and promotion name, as whole words */
-	sb_init(&b, 64 * 1024);
-	sb_add(&b, "(?<![\\w])(?:");
+	strbuf_init(&b, 64 * 1024, "...");
+	strbuf_add(&b, "(?<![\\w])(?:");
 	for (size_t i = 0; i < catalog_product_count(r->catalog); i++) {
-		sb_add(&b, "%s", i ? "|" : "");
+		strbuf_add(&b, "%s", i ? "|" : "");
 		re_quote(&b, catalog_product_at(r->catalog, i)->name);
 	}
 	for (size_t i = 0; i < catalog_promotion_count(r->catalog); i++) {
-		sb_add(&b, "|");
+		strbuf_add(&b, "|");
 		re_quote(&b, catalog_promotion_at(r->catalog, i)->name);
 	}
-	sb_add(&b, ")(?![\\w])");
-	pat = b.cut ? NULL : sb_take(&b);
+	strbuf_add(&b, ")(?![\\w])");
+	pat = b.cut ? NULL : strbuf_take(&b);
 	free(b.p);
 	r->products = pat ? compile(pat, PCRE2_CASELESS, msg, sizeof(msg)) : NULL;
 	free(pat);
@@ -1766,7 +1694,7 @@ size_t eval_set_suite_count(const struct eval_set *set)
 
 /* Run-length list of message types: "reply_start, token x12, reply_end" */
 struct rl {
-	struct sbuf b;
+	struct strbuf b;
 	char last[48];
 	unsigned count;
 };
@@ -1776,9 +1704,9 @@ static void rl_flush(struct rl *r)
 	if (!r->count)
 		return;
 	if (r->count > 1)
-		sb_add(&r->b, "%s%s x%u", r->b.len ? ", " : "", r->last, r->count);
+		strbuf_add(&r->b, "%s%s x%u", r->b.len ? ", " : "", r->last, r->count);
 	else
-		sb_add(&r->b, "%s%s", r->b.len ? ", " : "", r->last);
+		strbuf_add(&r->b, "%s%s", r->b.len ? ", " : "", r->last);
 	r->count = 0;
 	r->last[0] = '\0';
 }
@@ -1794,7 +1722,7 @@ static void rl_add(struct rl *r, const char *type, const char *detail)
 		char ex[EXCERPT_MAX];
 
 		excerpt(detail, ex, sizeof(ex));
-		sb_add(&r->b, "%s%s %s", r->b.len ? ", " : "", type, ex);
+		strbuf_add(&r->b, "%s%s %s", r->b.len ? ", " : "", type, ex);
 		return;
 	}
 	snprintf(r->last, sizeof(r->last), "%s", type);
@@ -1811,9 +1739,9 @@ static void rec_reset(struct recorder *r)
 	free(r->staff.b.p);
 	free(r->audit.b.p);
 	memset(r, 0, sizeof(*r));
-	sb_init(&r->kiosk.b, SUMMARY_MAX);
-	sb_init(&r->staff.b, SUMMARY_MAX);
-	sb_init(&r->audit.b, SUMMARY_MAX);
+	strbuf_init(&r->kiosk.b, SUMMARY_MAX, "...");
+	strbuf_init(&r->staff.b, SUMMARY_MAX, "...");
+	strbuf_init(&r->audit.b, SUMMARY_MAX, "...");
 }
 
 static void rec_display(struct rl *r, const char *json, size_t len)
@@ -1997,18 +1925,18 @@ static void signals_list(uint32_t mask, char *out, size_t len)
 		snprintf(out + off, len - off, "]");
 }
 
-static void evidence_text(const struct signals_result *sr, struct sbuf *b)
+static void evidence_text(const struct signals_result *sr, struct strbuf *b)
 {
 	for (int i = 0; i < SIGNAL_COUNT; i++) {
 		const struct signals_evidence *e = &sr->ev[i];
 
 		if (!(sr->mask & SIGNAL_BIT(i)))
 			continue;
-		sb_add(b, "%s%s:", b->len ? "; " : "", signals_name((enum signal)i));
+		strbuf_add(b, "%s%s:", b->len ? "; " : "", signals_name((enum signal)i));
 		for (unsigned k = 0; k < e->n_cues; k++)
-			sb_add(b, "%s \"%s\"", k ? "," : "", e->cues[k]);
+			strbuf_add(b, "%s \"%s\"", k ? "," : "", e->cues[k]);
 		for (unsigned k = 0; k < e->n_ids; k++)
-			sb_add(b, "%s %s", k || e->n_cues ? "," : "", e->ids[k]);
+			strbuf_add(b, "%s %s", k || e->n_cues ? "," : "", e->ids[k]);
 	}
 }
 
@@ -2304,23 +2232,23 @@ static enum turn_kind kind_of(const struct agent_turn_report *rep)
 static int copy_report(struct turn_result *tr, const struct agent_turn_report *rep,
 		       struct recorder *rec)
 {
-	struct sbuf b;
+	struct strbuf b;
 
 	tr->escalated = rep->escalated;
 	tr->refused = rep->refused;
 	snprintf(tr->category, sizeof(tr->category), "%s", rep->category);
 	snprintf(tr->rule, sizeof(tr->rule), "%s", rep->rule);
 	tr->signals = rep->signals;
-	sb_init(&b, 2048);
+	strbuf_init(&b, 2048, "...");
 	evidence_text(&rep->evidence, &b);
-	tr->evidence = sb_take(&b);
+	tr->evidence = strbuf_take(&b);
 	snprintf(tr->archetype, sizeof(tr->archetype), "%s", rep->archetype);
 	snprintf(tr->tier, sizeof(tr->tier), "%s", rep->archetype_tier);
 	tr->n_skills = rep->n_skills;
-	sb_init(&b, 2048);
+	strbuf_init(&b, 2048, "...");
 	for (unsigned i = 0; i < rep->n_skills; i++)
-		sb_add(&b, "%s%s", i ? ", " : "", rep->skills[i]);
-	tr->skills = sb_take(&b);
+		strbuf_add(&b, "%s%s", i ? ", " : "", rep->skills[i]);
+	tr->skills = strbuf_take(&b);
 	for (unsigned i = 0; i < rep->n_tools && i < AGENT_TURN_TOOLS_MAX; i++) {
 		tr->tools[i].name = strdup(rep->tools[i].name);
 		tr->tools[i].args = strdup(rep->tools[i].args);
@@ -2342,9 +2270,9 @@ static int copy_report(struct turn_result *tr, const struct agent_turn_report *r
 	rl_flush(&rec->kiosk);
 	rl_flush(&rec->staff);
 	rl_flush(&rec->audit);
-	tr->kiosk = sb_take(&rec->kiosk.b);
-	tr->staff = sb_take(&rec->staff.b);
-	tr->audit = sb_take(&rec->audit.b);
+	tr->kiosk = strbuf_take(&rec->kiosk.b);
+	tr->staff = strbuf_take(&rec->staff.b);
+	tr->audit = strbuf_take(&rec->audit.b);
 	tr->kind = kind_of(rep);
 	tr->ratio = tr->kind != KIND_OTHER ? (double)rep->prompt_lines / rep->full_prompt_lines : 0;
 	if (!tr->evidence || !tr->skills || !tr->reply || !tr->kiosk || !tr->staff || !tr->audit)
@@ -2394,7 +2322,7 @@ static int run_scenario(struct agent *a, const struct eval_set *set, size_t idx,
 		goto out;
 	}
 	rl_flush(&rec.kiosk);
-	run->opening = sb_take(&rec.kiosk.b);
+	run->opening = strbuf_take(&rec.kiosk.b);
 	run->passed = true;
 	for (unsigned i = 0; i < sc->n_turns; i++) {
 		const struct turn *t = &sc->turns[i];
@@ -3595,15 +3523,16 @@ static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, 
 
 static char *join_argv(int argc, char **argv)
 {
-	struct sbuf b;
+	struct strbuf b;
 
-	sb_init(&b, 4096);
+	strbuf_init(&b, 4096, "...");
 	for (int i = 0; i < argc; i++) {
 		bool quote = strpbrk(argv[i], " \t'\"$") != NULL;
 
-		sb_add(&b, "%s%s%s%s", i ? " " : "", quote ? "'" : "", argv[i], quote ? "'" : "");
+		strbuf_add(&b, "%s%s%s%s", i ? " " : "", quote ? "'" : "", argv[i],
+			   quote ? "'" : "");
 	}
-	return sb_take(&b);
+	return strbuf_take(&b);
 }
 
 static void print_summary(const struct eval_results *r, FILE *out)

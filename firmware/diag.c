@@ -42,6 +42,7 @@
 #include "hal/camera.h"
 #include "hal/errmsg.h"
 #include "hal/registry.h"
+#include "hal/strbuf.h"
 
 #define PATH_LEN 4096
 #define DEFAULT_STORE_PATH "/var/lib/edgebox/store.db"
@@ -1718,57 +1719,8 @@ static bool key_is_secret(const char *key, size_t len)
 	return false;
 }
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *np;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (!np) {
-			b->failed = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		sb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 /* One value: user:password@ in a URL becomes <redacted>@. */
-static void put_value(struct sbuf *b, const char *v, size_t n, struct secrets *sec)
+static void put_value(struct strbuf *b, const char *v, size_t n, struct secrets *sec)
 {
 	const char *scheme = NULL, *at, *end = v + n;
 
@@ -1785,24 +1737,24 @@ static void put_value(struct sbuf *b, const char *v, size_t n, struct secrets *s
 		at = memchr(scheme, '@', (size_t)(host_end - scheme));
 		if (at) {
 			secrets_add(sec, scheme, (size_t)(at - scheme));
-			sb_put(b, v, (size_t)(scheme - v));
-			sb_str(b, REDACTED);
-			sb_put(b, at, (size_t)(end - at));
+			strbuf_put(b, v, (size_t)(scheme - v));
+			strbuf_str(b, REDACTED);
+			strbuf_put(b, at, (size_t)(end - at));
 			return;
 		}
 	}
-	sb_put(b, v, n);
+	strbuf_put(b, v, n);
 }
 
 static int redact(const char *text, char **ret, struct secrets *sec)
 {
-	struct sbuf b = {0};
+	struct strbuf b = {0};
 	const char *line = text;
 
 	*ret = NULL;
 	if (strlen(text) > CONFIG_MAX_BYTES)
 		return -E2BIG;
-	sb_put(&b, "", 0);
+	strbuf_put(&b, "", 0);
 	while (*line) {
 		const char *nl = strchr(line, '\n'), *end = nl ? nl : line + strlen(line);
 		const char *p = line, *eq, *k0, *k1, *v0, *v1;
@@ -1811,7 +1763,7 @@ static int redact(const char *text, char **ret, struct secrets *sec)
 			p++;
 		eq = memchr(p, '=', (size_t)(end - p));
 		if (p == end || *p == '#' || *p == ';' || *p == '[' || !eq) {
-			sb_put(&b, line, (size_t)(end - line));
+			strbuf_put(&b, line, (size_t)(end - line));
 			goto next;
 		}
 		k0 = p;
@@ -1834,19 +1786,19 @@ static int redact(const char *text, char **ret, struct secrets *sec)
 			while (hash > v0 && (hash[-1] == ' ' || hash[-1] == '\t'))
 				hash--;
 			secrets_add(sec, v0, (size_t)(hash - v0));
-			sb_put(&b, line, (size_t)(v0 - line));
+			strbuf_put(&b, line, (size_t)(v0 - line));
 			if (hash > v0)
-				sb_str(&b, REDACTED);
+				strbuf_str(&b, REDACTED);
 		} else {
-			sb_put(&b, line, (size_t)(v0 - line));
+			strbuf_put(&b, line, (size_t)(v0 - line));
 			put_value(&b, v0, (size_t)(end - v0), sec);
 		}
 	next:
 		if (nl)
-			sb_put(&b, "\n", 1);
+			strbuf_put(&b, "\n", 1);
 		line = nl ? nl + 1 : end;
 	}
-	if (b.failed) {
+	if (b.cut) {
 		free(b.p);
 		return -ENOMEM;
 	}
@@ -2065,10 +2017,10 @@ static void tgz_add(struct targz *t, const char *name, const char *data, size_t 
 /* Every secret value replaced by <redacted>, in a new string. */
 static char *scrub(const char *text, const struct secrets *sec)
 {
-	struct sbuf b = {0};
+	struct strbuf b = {0};
 	const char *p = text;
 
-	sb_put(&b, "", 0);
+	strbuf_put(&b, "", 0);
 	while (*p) {
 		size_t best = 0;
 
@@ -2079,14 +2031,14 @@ static char *scrub(const char *text, const struct secrets *sec)
 				best = n;
 		}
 		if (best) {
-			sb_str(&b, REDACTED);
+			strbuf_str(&b, REDACTED);
 			p += best;
 		} else {
-			sb_put(&b, p, 1);
+			strbuf_put(&b, p, 1);
 			p++;
 		}
 	}
-	if (b.failed) {
+	if (b.cut) {
 		free(b.p);
 		return NULL;
 	}
@@ -2096,11 +2048,11 @@ static char *scrub(const char *text, const struct secrets *sec)
 /* Audit lines sanitized again, whatever made them. */
 static char *resanitize_audit(const char *jsonl, size_t *ret_rows)
 {
-	struct sbuf b = {0};
+	struct strbuf b = {0};
 	const char *line = jsonl;
 
 	*ret_rows = 0;
-	sb_put(&b, "", 0);
+	strbuf_put(&b, "", 0);
 	while (*line) {
 		const char *nl = strchr(line, '\n');
 		size_t n = nl ? (size_t)(nl - line) : strlen(line);
@@ -2117,7 +2069,7 @@ static char *resanitize_audit(const char *jsonl, size_t *ret_rows)
 			if (diag_audit_sanitize(
 				(int64_t)jnum(o, "id", 0), (int64_t)jnum(o, "ts", 0),
 				(int64_t)jnum(o, "session", 0), jstr(o, "kind"), dj, &out) == 0) {
-				sb_str(&b, out);
+				strbuf_str(&b, out);
 				(*ret_rows)++;
 			}
 			free(out);
@@ -2129,7 +2081,7 @@ static char *resanitize_audit(const char *jsonl, size_t *ret_rows)
 		cJSON_Delete(o);
 		line = nl ? nl + 1 : line + n;
 	}
-	if (b.failed) {
+	if (b.cut) {
 		free(b.p);
 		return NULL;
 	}
@@ -2139,7 +2091,7 @@ static char *resanitize_audit(const char *jsonl, size_t *ret_rows)
 int diag_bundle_write(const struct diag_bundle *b, const char *out_path, char *err, size_t errlen)
 {
 	struct secrets sec = {0};
-	struct sbuf man = {0};
+	struct strbuf man = {0};
 	struct targz t = {.fd = -1};
 	char *config = NULL, *diagj = NULL, *status = NULL, *audit = NULL, *versions = NULL;
 	char tmp[PATH_LEN + 16], when[64];
@@ -2177,47 +2129,49 @@ int diag_bundle_write(const struct diag_bundle *b, const char *out_path, char *e
 	}
 
 	fmt_utc(now, when, sizeof(when));
-	sb_str(&man, "edgebox diagnostics bundle\n\n");
-	sb_printf(&man, "created: %s\nconfig:  %s\n\n", when,
-		  b->config_path ? b->config_path : "(unknown)");
-	sb_str(&man, "Included:\n");
-	sb_str(&man, "  MANIFEST.txt          this list\n");
+	strbuf_str(&man, "edgebox diagnostics bundle\n\n");
+	strbuf_add(&man, "created: %s\nconfig:  %s\n\n", when,
+		   b->config_path ? b->config_path : "(unknown)");
+	strbuf_str(&man, "Included:\n");
+	strbuf_str(&man, "  MANIFEST.txt          this list\n");
 	if (config)
-		sb_str(&man, "  config.redacted.conf  the config; secret values (api_key, tokens, "
-			     "passwords, URL credentials) replaced by <redacted>\n");
+		strbuf_str(&man,
+			   "  config.redacted.conf  the config; secret values (api_key, tokens, "
+			   "passwords, URL credentials) replaced by <redacted>\n");
 	if (diagj)
-		sb_str(&man,
-		       "  diag.jsonl            `edgeboxctl diag --json`: one check per line\n");
+		strbuf_str(
+		    &man, "  diag.jsonl            `edgeboxctl diag --json`: one check per line\n");
 	if (status)
-		sb_str(&man, "  status.json           the daemon's status: stages, rings, "
-			     "watchdog, open sessions (ids and states only)\n");
+		strbuf_str(&man, "  status.json           the daemon's status: stages, rings, "
+				 "watchdog, open sessions (ids and states only)\n");
 	if (audit)
-		sb_printf(&man,
-			  "  audit.jsonl           the last %zu audit rows: id, time, session "
-			  "number, kind, and only the detail fields that name categories, "
-			  "rules, states and counts (\"withheld\" counts the rest)\n",
-			  rows);
+		strbuf_add(&man,
+			   "  audit.jsonl           the last %zu audit rows: id, time, session "
+			   "number, kind, and only the detail fields that name categories, "
+			   "rules, states and counts (\"withheld\" counts the rest)\n",
+			   rows);
 	if (versions)
-		sb_str(&man, "  versions.txt          firmware and system versions\n");
-	sb_str(&man, "\nLeft out, and why:\n");
-	sb_str(&man, "  customer names, conversation text, tool arguments, evidence quotes, "
-		     "customer ids, beacon ids, face embeddings: customers' personal data never "
-		     "leaves the box\n");
-	sb_str(&man, "  secret values of the config, token and key files: credentials\n");
-	sb_str(&man, "  staff device names and tokens: staff personal data and credentials\n");
-	sb_str(&man, "  the journal (journalctl -u edgeboxd): it may quote customers; send it "
-		     "separately only after reading it\n");
+		strbuf_str(&man, "  versions.txt          firmware and system versions\n");
+	strbuf_str(&man, "\nLeft out, and why:\n");
+	strbuf_str(&man,
+		   "  customer names, conversation text, tool arguments, evidence quotes, "
+		   "customer ids, beacon ids, face embeddings: customers' personal data never "
+		   "leaves the box\n");
+	strbuf_str(&man, "  secret values of the config, token and key files: credentials\n");
+	strbuf_str(&man, "  staff device names and tokens: staff personal data and credentials\n");
+	strbuf_str(&man, "  the journal (journalctl -u edgeboxd): it may quote customers; send it "
+			 "separately only after reading it\n");
 	if (!config)
-		sb_str(&man, "  config.redacted.conf: the config could not be read\n");
+		strbuf_str(&man, "  config.redacted.conf: the config could not be read\n");
 	if (!diagj)
-		sb_str(&man, "  diag.jsonl: the checks did not run\n");
+		strbuf_str(&man, "  diag.jsonl: the checks did not run\n");
 	if (!status)
-		sb_printf(&man, "  status.json: %s\n",
-			  b->why_no_status ? b->why_no_status : "no status available");
+		strbuf_add(&man, "  status.json: %s\n",
+			   b->why_no_status ? b->why_no_status : "no status available");
 	if (!audit)
-		sb_printf(&man, "  audit.jsonl: %s\n",
-			  b->why_no_audit ? b->why_no_audit : "the audit log could not be read");
-	if (man.failed) {
+		strbuf_add(&man, "  audit.jsonl: %s\n",
+			   b->why_no_audit ? b->why_no_audit : "the audit log could not be read");
+	if (man.cut) {
 		rc = errmsg(err, errlen, -ENOMEM, "bundle: out of memory");
 		goto out;
 	}

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "agent/ble_walk.h"
+#include "hal/strbuf.h"
 #include "hal/time.h"
 
 #define DEFAULT_WITHIN_MS 5000
@@ -46,6 +47,7 @@
 #define CONNECT_RETRY_MS 20
 #define RAW_SHOWN 400	       /* bytes of a message shown in a failure */
 #define DETAIL_MAX (32 * 1024) /* bytes of one failure's detail */
+#define DETAIL_CUT "\n[... detail cut here]\n"
 #define TYPE_MAX 64
 #define TOKEN_MAX 128
 #define EDGEBOXD_SETS_MAX 64 /* edgeboxd's own limit on --set */
@@ -164,81 +166,6 @@ static void clip(char *dst, size_t cap, const char *s, size_t max)
 	}
 	memcpy(dst, s, n);
 	strcpy(dst + n, cut ? "..." : "");
-}
-
-/* A growing string with a hard cap; what does not fit is cut, marked once. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool cut;
-};
-
-static void sb_vadd(struct sbuf *b, const char *fmt, va_list ap)
-{
-	va_list ap2;
-	int n;
-
-	if (b->cut)
-		return;
-	if (!b->p) {
-		b->cap = 1024;
-		b->p = malloc(b->cap);
-		if (!b->p) {
-			b->cut = true;
-			return;
-		}
-		b->p[0] = '\0';
-	}
-	va_copy(ap2, ap);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap2);
-	va_end(ap2);
-	if (n < 0)
-		return;
-	if (b->len + (size_t)n >= b->cap) {
-		size_t want = b->len + (size_t)n + 1, cap = b->cap;
-		char *q;
-
-		while (cap < want && cap < DETAIL_MAX)
-			cap *= 2;
-		if (cap > DETAIL_MAX)
-			cap = DETAIL_MAX;
-		q = realloc(b->p, cap);
-		if (q) {
-			b->p = q;
-			b->cap = cap;
-		}
-		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		if (want > b->cap) {
-			b->len = b->cap - 1;
-			b->cut = true;
-			if (b->cap > 32)
-				strcpy(b->p + b->cap - 32, "\n[... detail cut here]\n");
-			return;
-		}
-	}
-	b->len += (size_t)n;
-}
-
-static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	sb_vadd(b, fmt, ap);
-	va_end(ap);
-}
-
-/* Takes the string out of b ("" when empty); the caller frees it. */
-static char *sb_take(struct sbuf *b)
-{
-	char *p = b->p ? b->p : strdup("");
-
-	b->p = NULL;
-	b->len = b->cap = 0;
-	b->cut = false;
-	return p;
 }
 
 static char *read_file(const char *path, size_t max, size_t *ret_len, int *ret_errno)
@@ -1388,7 +1315,7 @@ struct outcome {
 	enum hil_case_result res;
 	enum hil_status status; /* for FAIL/ERROR: what it makes the run */
 	char message[640];
-	struct sbuf detail;
+	struct strbuf detail;
 };
 
 static void outcome_fail(struct outcome *out, enum hil_case_result res, enum hil_status status,
@@ -1435,7 +1362,7 @@ static void check_daemon(struct runner *r)
 }
 
 /* The end of the daemon's log, from a line start, into b. */
-static void add_log_tail(struct runner *r, struct sbuf *b)
+static void add_log_tail(struct runner *r, struct strbuf *b)
 {
 	char buf[HIL_LOG_TAIL + 1], *p = buf;
 	long size, from;
@@ -1446,7 +1373,7 @@ static void add_log_tail(struct runner *r, struct sbuf *b)
 		return;
 	f = fopen(r->log, "r");
 	if (!f) {
-		sb_add(b, "edgeboxd log %s: cannot read: %s\n", r->log, strerror(errno));
+		strbuf_add(b, "edgeboxd log %s: cannot read: %s\n", r->log, strerror(errno));
 		return;
 	}
 	fseek(f, 0, SEEK_END);
@@ -1460,8 +1387,8 @@ static void add_log_tail(struct runner *r, struct sbuf *b)
 		p++;
 	else
 		p = buf;
-	sb_add(b, "edgeboxd log (%s%s):\n%s%s", from > 0 ? "the end of " : "", r->log, p,
-	       n && buf[n - 1] != '\n' ? "\n" : "");
+	strbuf_add(b, "edgeboxd log (%s%s):\n%s%s", from > 0 ? "the end of " : "", r->log, p,
+		   n && buf[n - 1] != '\n' ? "\n" : "");
 }
 
 /* ---- runner: reading the sockets ------------------------------------------- */
@@ -1505,24 +1432,25 @@ static void hist_add(struct runner *r, struct conn *c, const char *line, size_t 
 		c->hist_n++;
 }
 
-static void add_history(struct conn *c, struct sbuf *b)
+static void add_history(struct conn *c, struct strbuf *b)
 {
 	size_t first = (c->hist_pos + HIL_HISTORY - c->hist_n) % HIL_HISTORY;
 
 	if (!c->hist_n) {
-		sb_add(b, "no message came on the %s socket\n", c->name);
+		strbuf_add(b, "no message came on the %s socket\n", c->name);
 		return;
 	}
-	sb_add(b, "last %zu of %llu messages on the %s socket (ms since the run started):\n",
-	       c->hist_n, (unsigned long long)c->received, c->name);
+	strbuf_add(b, "last %zu of %llu messages on the %s socket (ms since the run started):\n",
+		   c->hist_n, (unsigned long long)c->received, c->name);
 	for (size_t i = 0; i < c->hist_n; i++)
-		sb_add(b, "  %s\n", c->hist[(first + i) % HIL_HISTORY]);
+		strbuf_add(b, "  %s\n", c->hist[(first + i) % HIL_HISTORY]);
 	if (c->dropped)
-		sb_add(b, "(%llu older unread messages were dropped: more than %d were waiting)\n",
-		       (unsigned long long)c->dropped, HIL_QUEUE_MAX);
+		strbuf_add(b,
+			   "(%llu older unread messages were dropped: more than %d were waiting)\n",
+			   (unsigned long long)c->dropped, HIL_QUEUE_MAX);
 	if (c->unparseable)
-		sb_add(b, "(%llu lines were not JSON objects and were skipped)\n",
-		       (unsigned long long)c->unparseable);
+		strbuf_add(b, "(%llu lines were not JSON objects and were skipped)\n",
+			   (unsigned long long)c->unparseable);
 }
 
 static const char *jstr(const cJSON *o, const char *key)
@@ -1755,13 +1683,14 @@ static int conn_send(struct runner *r, struct conn *c, const cJSON *msg)
 /* ---- runner: steps ---------------------------------------------------------- */
 
 /* "a kiosk "greeting" within 5000 ms, text matching /.../, ..." */
-static void describe_expect(const struct step *st, struct sbuf *b)
+static void describe_expect(const struct step *st, struct strbuf *b)
 {
 	if (st->kind == STEP_ABSENT)
-		sb_add(b, "no %s %s%s%s for %u ms", sock_names[st->sock], st->type[0] ? "\"" : "",
-		       st->type[0] ? st->type : "message", st->type[0] ? "\"" : "", st->ms);
+		strbuf_add(b, "no %s %s%s%s for %u ms", sock_names[st->sock],
+			   st->type[0] ? "\"" : "", st->type[0] ? st->type : "message",
+			   st->type[0] ? "\"" : "", st->ms);
 	else
-		sb_add(b, "a %s \"%s\" within %u ms", sock_names[st->sock], st->type, st->ms);
+		strbuf_add(b, "a %s \"%s\" within %u ms", sock_names[st->sock], st->type, st->ms);
 	if (st->fields) {
 		const cJSON *it;
 
@@ -1769,15 +1698,15 @@ static void describe_expect(const struct step *st, struct sbuf *b)
 		{
 			char *v = cJSON_PrintUnformatted(it);
 
-			sb_add(b, ", %s = %s", it->string, v ? v : "?");
+			strbuf_add(b, ", %s = %s", it->string, v ? v : "?");
 			free(v);
 		}
 	}
 	for (int i = 0; i < st->npats; i++)
-		sb_add(b, ", %s matching /%s/", st->pats[i].field, st->pats[i].src);
+		strbuf_add(b, ", %s matching /%s/", st->pats[i].field, st->pats[i].src);
 	if (st->first_token_ms >= 0)
-		sb_add(b, ", first token within %lld ms of the last say",
-		       (long long)st->first_token_ms);
+		strbuf_add(b, ", first token within %lld ms of the last say",
+			   (long long)st->first_token_ms);
 }
 
 /* Does m meet st's field and pattern filters? If not, why says which. */
@@ -1844,14 +1773,14 @@ static bool type_is(const struct step *st, const struct msg *m)
 	return !st->type[0] || strcmp(st->type, m->type) == 0;
 }
 
-static void box_context(struct runner *r, struct sbuf *b)
+static void box_context(struct runner *r, struct strbuf *b)
 {
 	char how[96];
 
 	if (r->exited) {
 		describe_exit(r->wstatus, how, sizeof(how));
-		sb_add(b, "edgeboxd ended at +%llu ms: %s\n",
-		       (unsigned long long)rel_ms(r, r->exited_ns), how);
+		strbuf_add(b, "edgeboxd ended at +%llu ms: %s\n",
+			   (unsigned long long)rel_ms(r, r->exited_ns), how);
 	}
 	add_log_tail(r, b);
 }
@@ -1859,14 +1788,14 @@ static void box_context(struct runner *r, struct sbuf *b)
 static void fail_detail(struct runner *r, const struct step *st, struct conn *c, const char *got,
 			struct outcome *out)
 {
-	sb_add(&out->detail, "expected: ");
+	strbuf_add(&out->detail, "expected: ");
 	describe_expect(st, &out->detail);
-	sb_add(&out->detail, "\ngot: %s\n", got);
+	strbuf_add(&out->detail, "\ngot: %s\n", got);
 	if (st->type[0] && !strstr(known_types[st->sock], st->type))
-		sb_add(&out->detail,
-		       "note: the %s socket has no \"%s\" messages in protocol v1 "
-		       "(it sends: %s)\n",
-		       c->name, st->type, known_types[st->sock]);
+		strbuf_add(&out->detail,
+			   "note: the %s socket has no \"%s\" messages in protocol v1 "
+			   "(it sends: %s)\n",
+			   c->name, st->type, known_types[st->sock]);
 	add_history(c, &out->detail);
 	box_context(r, &out->detail);
 }
@@ -2423,7 +2352,7 @@ static bool daemon_refused(struct runner *r, struct outcome *out)
 	if (!refused_config(r))
 		return false;
 	describe_exit(r->wstatus, how, sizeof(how));
-	free(sb_take(&out->detail));
+	free(strbuf_take(&out->detail));
 	outcome_fail(out, HIL_CASE_ERROR, HIL_STATUS_BAD_SCENARIO,
 		     "edgeboxd ended before its sockets were up (%s: it refused the config the "
 		     "scenario starts it with)",
@@ -2644,7 +2573,7 @@ static const char *const result_words[] = {"ok  ", "FAIL", "ERR ", "skip"};
 static int record(struct runner *r, const char *name, uint64_t start, struct outcome *out)
 {
 	double t = (double)(hal_now_ns() - start) / 1e9;
-	char *detail = sb_take(&out->detail);
+	char *detail = strbuf_take(&out->detail);
 	int rc;
 
 	if (out->res == HIL_CASE_FAIL || out->res == HIL_CASE_ERROR)
@@ -2665,8 +2594,9 @@ static int record(struct runner *r, const char *name, uint64_t start, struct out
 
 static void outcome_reset(struct outcome *out)
 {
-	free(sb_take(&out->detail));
+	strbuf_free(&out->detail);
 	memset(out, 0, sizeof(*out));
+	strbuf_init(&out->detail, DETAIL_MAX, DETAIL_CUT);
 	out->res = HIL_CASE_PASS;
 }
 
@@ -2769,6 +2699,7 @@ int hil_run(const struct hil_scenario *s, const struct hil_options *o, struct hi
 	size_t i;
 	int rc, nerr;
 
+	strbuf_init(&out.detail, DETAIL_MAX, DETAIL_CUT);
 	*ret = NULL;
 	if (!o)
 		o = &none;
@@ -2903,7 +2834,7 @@ free_runner:
 			waitpid(r->pid, NULL, 0);
 		}
 	}
-	free(sb_take(&out.detail));
+	free(strbuf_take(&out.detail));
 	conns_free(r);
 	for (i = 0; i < r->nturns; i++)
 		free(r->turns[i].said);
