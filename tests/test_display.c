@@ -438,6 +438,10 @@ TEST(parse_refuses_bad_messages_with_a_reason)
 	     "{\"v\":1,\"type\":\"consent\",\"kind\":\"face\",\"granted\":true,\"name\":\" Sam\"}",
 	     "bad_field", "\"name\": leading or trailing blanks"},
 	    {DISPLAY_ROLE_KIOSK,
+	     "{\"v\":1,\"type\":\"consent\",\"kind\":\"face\",\"granted\":true,\"name\":"
+	     "\"Sam Lee Sam Lee Sam Lee Sam Lee Sam Lee Sam Lee Sam Lee Sam Lee Sam\"}",
+	     "bad_field", "\"name\": expected a string of 1 to 63 bytes, got 67"},
+	    {DISPLAY_ROLE_KIOSK,
 	     "{\"v\":1,\"type\":\"consent\",\"kind\":\"face\",\"granted\":true,\"name\":7}",
 	     "bad_field", "\"name\": expected a string"},
 	    {DISPLAY_ROLE_KIOSK, "{\"v\":1,\"type\":\"consent\",\"kind\":\"face\"}",

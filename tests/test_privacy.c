@@ -6,12 +6,15 @@
  */
 #include "tests/test.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/face_dlib.h"
 #include "agent/face_match.h"
+#include "firmware/agent_stage.h"
+#include "firmware/config.h"
 #include "firmware/store.h"
 #include "hal/image.h"
 #include "tests/support/daemon.h"
@@ -153,4 +156,44 @@ TEST(no_consent_no_face_no_enrolment)
 	ASSERT_EQ(ctl("enroll --help"), 0);
 	ASSERT_EQ(ctl("forget"), 2);
 	ASSERT_EQ(ctl("forget abc"), 2);
+}
+
+/* [privacy]'s kiosk consent keys: defaults, and bad values named by file,
+ * line and key (the daemon refuses to start on them). */
+TEST(kiosk_consent_config_defaults_and_bad_values)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+	    {"[privacy]\nface_consent = maybe\n", "p.conf:2: [privacy] face_consent"},
+	    {"[privacy]\nface_consent_after_turns = 0\n", "face_consent_after_turns"},
+	    {"[privacy]\nface_consent_after_turns = 51\n", "face_consent_after_turns"},
+	    {"[privacy]\nenrol_timeout_s = 1\n", "enrol_timeout_s"},
+	    {"[privacy]\nenrol_timeout_s = ten\n", "enrol_timeout_s"},
+	};
+	struct agent_stage_params p;
+	struct config_error err;
+	struct config *c = NULL;
+	char text[1200];
+
+	ASSERT_EQ(config_load_string("p.conf", ".", "", &c, &err), 0);
+	ASSERT_EQ(agent_stage_params_from_config(c, &p, &err), 0);
+	ASSERT(p.face_consent);
+	ASSERT_EQ(p.face_consent_turns, 2);
+	ASSERT_EQ(p.enrol_timeout_ms, 10000);
+	ASSERT_CONTAINS(p.face_consent_text, "never a photo");
+	config_free(c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_EQ(config_load_string("p.conf", ".", bad[i].text, &c, &err), 0);
+		ASSERT_MSG(agent_stage_params_from_config(c, &p, &err) == -EINVAL, "%s accepted",
+			   bad[i].text);
+		ASSERT_CONTAINS(err.msg, bad[i].want);
+		config_free(c);
+	}
+	/* the question is one line of at most 511 bytes */
+	snprintf(text, sizeof(text), "[privacy]\nface_consent_text = %0600d\n", 0);
+	ASSERT_EQ(config_load_string("p.conf", ".", text, &c, &err), 0);
+	ASSERT_EQ(agent_stage_params_from_config(c, &p, &err), -EINVAL);
+	ASSERT_CONTAINS(err.msg, "p.conf: [privacy] face_consent_text: expected 1 to 511 bytes");
+	config_free(c);
 }
