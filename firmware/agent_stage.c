@@ -169,7 +169,6 @@ static void begin_visit(struct agent_stage *s, const struct visitor_output *o)
 		s->session_id = s->visit_id = 0;
 	}
 	s->customer_id = o->customer_id;
-	s->turns = 0;
 	kiosk_consent_visit_reset(s);
 	v.session_id = s->session_id;
 	v.customer_id = o->customer_id;
@@ -318,16 +317,15 @@ static void run_turn(struct agent_stage *s, const char *text)
 		return;
 	}
 	s->cancel_turn = false;
-	s->turns++;
 	rc = agent_session_turn(s->session, text, strlen(text), rep);
 	if (rc == -ECANCELED)
 		log_info("conversation", "turn %d cancelled", rep->turn);
 	else if (rc < 0)
 		log_error("conversation", "turn failed: %s", strerror(-rc));
-	free(rep);
 	s->last_word_ns = hal_now_ns();
 	if (rc == 0)
-		kiosk_consent_after_turn(s);
+		kiosk_consent_after_turn(s, rep->turn);
+	free(rep);
 }
 
 static void handle_kiosk(struct agent_stage *s, const struct display_inbound *in)

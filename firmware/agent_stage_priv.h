@@ -44,7 +44,6 @@ struct agent_stage {
 	/* the visit in progress */
 	struct agent_session *session;
 	int64_t session_id, visit_id, customer_id;
-	unsigned turns;		      /* customer turns this visit */
 	struct kiosk_consent consent; /* face consent asked at the kiosk this visit */
 	struct enrol_slot *enrol;     /* NULL: no camera, nothing to enrol from */
 	uint64_t last_word_ns;	      /* the customer's last word (or the greeting) */
@@ -69,8 +68,9 @@ void agent_stage_store_failed(struct agent_stage *s, const char *what);
 /* A visit begins or ends: forget the last visit's question; withdraw a
  * request in flight. */
 void kiosk_consent_visit_reset(struct agent_stage *s);
-/* After a customer turn: asks for face consent when it is time (see there). */
-void kiosk_consent_after_turn(struct agent_stage *s);
+/* After customer turn number turn (1, 2, ... in this session): asks for face
+ * consent when it is time (see there). */
+void kiosk_consent_after_turn(struct agent_stage *s, int turn);
 /* The kiosk's `consent` answer. */
 void kiosk_consent_answer(struct agent_stage *s, const struct display_inbound *in);
 /* EVENT_FACE_TEMPLATE: the face stage answered; enrol or say why not. */

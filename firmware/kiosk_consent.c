@@ -71,12 +71,12 @@ static bool selling(enum agent_state st)
 	       st == AGENT_STATE_OBJECTION || st == AGENT_STATE_CLOSING;
 }
 
-void kiosk_consent_after_turn(struct agent_stage *s)
+void kiosk_consent_after_turn(struct agent_stage *s, int turn)
 {
 	char buf[DISPLAY_MSG_MAX], detail[128];
 
 	if (!s->enrol || !s->p.face_consent || !s->session || s->consent.asked ||
-	    s->turns < s->p.face_consent_turns || !selling(agent_session_state(s->session)) ||
+	    turn < (int)s->p.face_consent_turns || !selling(agent_session_state(s->session)) ||
 	    !visitor_face_track(s->visitors) || visitor_face_customer(s->visitors))
 		return;
 	if (s->customer_id &&
