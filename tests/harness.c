@@ -1,9 +1,12 @@
 #include "test.h"
+#include "tests/support/daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define TEST_MAX 512
@@ -158,4 +161,23 @@ int main(int argc, char **argv)
 	}
 	printf("%s: %d passed, %d failed\n", prog, passed, failed);
 	return failed ? 1 : 0;
+}
+
+int test_ctl(const char *args, char **out, char **err)
+{
+	char ctl[512], cmd[4096], o[512], e[512];
+	int st;
+
+	*out = *err = NULL;
+	if (test_bin_path("edgeboxctl", ctl, sizeof(ctl)) < 0)
+		return -1;
+	snprintf(o, sizeof(o), "%s/ctl.out", test_tmpdir());
+	snprintf(e, sizeof(e), "%s/ctl.err", test_tmpdir());
+	if (snprintf(cmd, sizeof(cmd), "%s %s >%s 2>%s </dev/null", ctl, args, o, e) >=
+	    (int)sizeof(cmd))
+		return -1;
+	st = system(cmd);
+	*out = test_read_file(o, NULL);
+	*err = test_read_file(e, NULL);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

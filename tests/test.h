@@ -92,6 +92,11 @@ int test_failed(void);
  * *ret_len (may be NULL); NULL when it cannot be read. */
 char *test_read_file(const char *path, size_t *ret_len);
 
+/* Runs $EDGEBOX_BIN/edgeboxctl ARGS (a shell command line, stdin from
+ * /dev/null); its stdout and stderr into *out and *err (the caller frees
+ * them; NULL when unreadable). Returns the exit status, or -1. */
+int test_ctl(const char *args, char **out, char **err);
+
 /* Writes len bytes of data as the whole file at path (created or truncated,
  * mode 0644). 0 or -errno of open/write/close. Text: pass strlen(text). */
 int test_write_file(const char *path, const void *data, size_t len);

@@ -601,37 +601,15 @@ TEST(replay_malformed_events_and_stop)
 
 /* ---- the CLI ---------------------------------------------------------- */
 
-static char ctl[512];
-
-/* Runs "edgeboxctl ARGS"; stdout and stderr into malloc'd strings. Exit status. */
-static int run(const char *args, char **out, char **err)
-{
-	char cmd[2048], o[512], e[512];
-	size_t n;
-	int st;
-
-	if (test_bin_path("edgeboxctl", ctl, sizeof(ctl)) < 0) {
-		*out = *err = NULL;
-		return -1;
-	}
-	snprintf(o, sizeof(o), "%s/out", test_tmpdir());
-	snprintf(e, sizeof(e), "%s/err", test_tmpdir());
-	snprintf(cmd, sizeof(cmd), "%s %s >%s 2>%s", ctl, args, o, e);
-	st = system(cmd);
-	*out = (char *)slurp(o, &n);
-	*err = (char *)slurp(e, &n);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* The binary has the ble group (registered in firmware/edgeboxctl.c's table). */
 static int cli_ready(void)
 {
 	char *out, *err;
-	int rc = run("ble --help", &out, &err);
+	int rc = test_ctl("ble --help", &out, &err);
 	int ok = rc == 0 && out && strstr(out, "ble decode");
 
 	if (!ok)
-		printf("    %s: 'edgeboxctl ble --help' exited %d: %s", ctl, rc, err ? err : "");
+		printf("    edgeboxctl ble --help exited %d: %s", rc, err ? err : "");
 	free(out);
 	free(err);
 	return ok;
@@ -667,7 +645,7 @@ TEST(cli_decode)
 	ASSERT_EQ(test_write_file(conf, beacons, strlen(beacons)), 0);
 	snprintf(args, sizeof(args), "ble decode tests/fixtures/ble/walk_in.btsnoop --config %s",
 		 conf);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	/* Every line is a JSON object: sightings, then three events among them. */
 	for (char *p = out, *nl; p && *p; p = nl + 1) {
 		cJSON *o;
@@ -709,15 +687,15 @@ TEST(cli_decode)
 	snprintf(args, sizeof(args),
 		 "ble decode --events-only --config %s tests/fixtures/ble/two_customers.btsnoop",
 		 conf);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_EQ(count_lines(out, NULL), 6);
 	ASSERT_EQ(count_lines(out, "\"minor\":7,"), 0);
 	free(out);
 	free(err);
 	/* No config: every beacon is tracked, the foreign one too. */
-	ASSERT_EQ(
-	    run("ble decode --events-only tests/fixtures/ble/two_customers.btsnoop", &out, &err),
-	    0);
+	ASSERT_EQ(test_ctl("ble decode --events-only tests/fixtures/ble/two_customers.btsnoop",
+			   &out, &err),
+		  0);
 	ASSERT(count_lines(out, "\"minor\":7,") >= 1);
 	ASSERT_CONTAINS(err, "tracking every beacon");
 	free(out);
@@ -735,7 +713,7 @@ TEST(cli_decode_errors)
 	ASSERT_MSG(cli_ready(), "edgeboxctl lacks the ble group: ctl_ble must be listed in "
 				"firmware/edgeboxctl.c's command table");
 
-	ASSERT_EQ(run("ble decode tests/fixtures/ble/nothing.btsnoop", &out, &err), 1);
+	ASSERT_EQ(test_ctl("ble decode tests/fixtures/ble/nothing.btsnoop", &out, &err), 1);
 	ASSERT_CONTAINS(err, "nothing.btsnoop");
 	free(out);
 	free(err);
@@ -745,7 +723,7 @@ TEST(cli_decode_errors)
 	ASSERT_EQ(test_write_file(tmp_path("cut.btsnoop"), file, len - 3), 0);
 	free(file);
 	snprintf(args, sizeof(args), "ble decode %s", tmp_path("cut.btsnoop"));
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(err, "byte");
 	ASSERT(count_lines(out, "sighting") > 300); /* what came before is printed */
 	free(out);
@@ -754,29 +732,29 @@ TEST(cli_decode_errors)
 	ASSERT_EQ(test_write_file(conf, near, strlen(near)), 0);
 	snprintf(args, sizeof(args), "ble decode tests/fixtures/ble/walk_in.btsnoop --config %s",
 		 conf);
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(err, "bad.conf:2: [beacons] kiosk_m");
 	free(out);
 	free(err);
 
-	ASSERT_EQ(run("ble decode", &out, &err), 2);
+	ASSERT_EQ(test_ctl("ble decode", &out, &err), 2);
 	ASSERT_CONTAINS(err, "Usage");
 	free(out);
 	free(err);
-	ASSERT_EQ(run("ble decode a b", &out, &err), 2);
+	ASSERT_EQ(test_ctl("ble decode a b", &out, &err), 2);
 	free(out);
 	free(err);
-	ASSERT_EQ(run("ble decode --frob x", &out, &err), 2);
+	ASSERT_EQ(test_ctl("ble decode --frob x", &out, &err), 2);
 	ASSERT_CONTAINS(err, "unknown option '--frob'");
 	free(out);
 	free(err);
-	ASSERT_EQ(run("ble decode x --config", &out, &err), 2);
+	ASSERT_EQ(test_ctl("ble decode x --config", &out, &err), 2);
 	free(out);
 	free(err);
-	ASSERT_EQ(run("ble", &out, &err), 2);
+	ASSERT_EQ(test_ctl("ble", &out, &err), 2);
 	free(out);
 	free(err);
-	ASSERT_EQ(run("ble frob", &out, &err), 2);
+	ASSERT_EQ(test_ctl("ble frob", &out, &err), 2);
 	ASSERT_CONTAINS(err, "unknown subcommand 'frob'");
 	free(out);
 	free(err);
@@ -789,15 +767,15 @@ TEST(cli_help)
 	ASSERT_MSG(cli_ready(), "edgeboxctl lacks the ble group: ctl_ble must be listed in "
 				"firmware/edgeboxctl.c's command table");
 
-	ASSERT_EQ(run("ble --help", &out, &err), 0);
+	ASSERT_EQ(test_ctl("ble --help", &out, &err), 0);
 	ASSERT_CONTAINS(out, "ble decode FILE");
 	free(out);
 	free(err);
-	ASSERT_EQ(run("ble decode --help", &out, &err), 0);
+	ASSERT_EQ(test_ctl("ble decode --help", &out, &err), 0);
 	ASSERT_CONTAINS(out, "--config CONF");
 	free(out);
 	free(err);
-	ASSERT_EQ(run("ble synth --help", &out, &err), 0);
+	ASSERT_EQ(test_ctl("ble synth --help", &out, &err), 0);
 	ASSERT_CONTAINS(out, "WALKFILE");
 	free(out);
 	free(err);
@@ -815,7 +793,7 @@ TEST(cli_synth)
 
 	snprintf(args, sizeof(args), "ble synth tests/fixtures/ble/phone_stops.walk %s",
 		 tmp_path("ps.btsnoop"));
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "wrote ");
 	ASSERT_CONTAINS(out, "2 advertisers");
 	free(out);
@@ -828,7 +806,7 @@ TEST(cli_synth)
 
 	snprintf(args, sizeof(args), "ble synth --json tests/fixtures/ble/phone_stops.walk %s",
 		 tmp_path("ps2.btsnoop"));
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	o = cJSON_Parse(out);
 	ASSERT(o);
 	ASSERT_EQ(cJSON_GetObjectItem(o, "advertisers")->valueint, 2);
@@ -844,17 +822,17 @@ TEST(cli_synth)
 	}
 	snprintf(args, sizeof(args), "ble synth %s %s", tmp_path("bad.walk"),
 		 tmp_path("x.btsnoop"));
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(err, "bad.walk:3: major");
 	free(out);
 	free(err);
 	snprintf(args, sizeof(args), "ble synth tests/fixtures/ble/phone_stops.walk %s/no/such/x",
 		 test_tmpdir());
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(err, "no/such/x");
 	free(out);
 	free(err);
-	ASSERT_EQ(run("ble synth only-one", &out, &err), 2);
+	ASSERT_EQ(test_ctl("ble synth only-one", &out, &err), 2);
 	free(out);
 	free(err);
 }

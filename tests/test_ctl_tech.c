@@ -26,7 +26,6 @@
 #define WORDS "XYZZY cheapest plan please"
 #define SECRET "sk-BUNDLE-SECRET-777"
 
-static char ctl[512];
 static _Atomic uint64_t fake_now = 100 * SEC;
 
 static uint64_t clock_fn(void *ctx)
@@ -35,30 +34,11 @@ static uint64_t clock_fn(void *ctx)
 	return atomic_load(&fake_now);
 }
 
-/* Runs edgeboxctl ARGS; stdout and stderr into *out and *err (caller frees). */
-static int run(const char *args, char **out, char **err)
-{
-	char cmd[4096], o[512], e[512];
-	int st;
-
-	if (test_bin_path("edgeboxctl", ctl, sizeof(ctl)) < 0) {
-		*out = *err = NULL;
-		return -1;
-	}
-	snprintf(o, sizeof(o), "%s/out", test_tmpdir());
-	snprintf(e, sizeof(e), "%s/err", test_tmpdir());
-	snprintf(cmd, sizeof(cmd), "%s %s >%s 2>%s </dev/null", ctl, args, o, e);
-	st = system(cmd);
-	*out = test_read_file(o, NULL);
-	*err = test_read_file(e, NULL);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* run() with both outputs freed; the exit status. */
+/* test_ctl() with both outputs freed; the exit status. */
 static int run_rc(const char *args)
 {
 	char *out, *err;
-	int rc = run(args, &out, &err);
+	int rc = test_ctl(args, &out, &err);
 
 	free(out);
 	free(err);
@@ -68,11 +48,11 @@ static int run_rc(const char *args)
 static int cli_ready(void)
 {
 	char *out, *err;
-	int rc = run("diag --help", &out, &err);
+	int rc = test_ctl("diag --help", &out, &err);
 	int ok = rc == 0 && out && strstr(out, "Usage: edgeboxctl diag");
 
 	if (!ok)
-		printf("    %s: 'edgeboxctl diag --help' exited %d: %s", ctl, rc, err ? err : "");
+		printf("    edgeboxctl diag --help exited %d: %s", rc, err ? err : "");
 	free(out);
 	free(err);
 	return ok;
@@ -182,7 +162,7 @@ TEST(help_on_every_subcommand)
 	READY();
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		snprintf(args, sizeof(args), "%s --help", cmds[i]);
-		ASSERT_EQ(run(args, &out, &err), 0);
+		ASSERT_EQ(test_ctl(args, &out, &err), 0);
 		snprintf(want, sizeof(want), "Usage: edgeboxctl %s", cmds[i]);
 		ASSERT_CONTAINS(out, want);
 		ASSERT_CONTAINS(out, "Exit status");
@@ -237,7 +217,7 @@ TEST(status_through_the_socket_the_file_and_without_daemon)
 	publish(&b, true, 95);
 	publish(&b, true, 99);
 	snprintf(args, sizeof(args), "status --socket %s", b.sock);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "edgeboxd pid 4242, running, up 77 s, healthy");
 	ASSERT_CONTAINS(out, "ITEMS/S");
 	ASSERT_CONTAINS(out, "10.0"); /* 40 items in 4 s */
@@ -248,7 +228,7 @@ TEST(status_through_the_socket_the_file_and_without_daemon)
 
 	snprintf(args, sizeof(args), "status --json --config %s",
 		 b.cfg); /* socket from [control] */
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	j = cJSON_Parse(out);
 	ASSERT_MSG(j, "not JSON: %s", out);
 	ASSERT(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "stages"), 0),
@@ -260,20 +240,20 @@ TEST(status_through_the_socket_the_file_and_without_daemon)
 	/* --status-file alone: that file, even though a daemon answers on the socket */
 	ASSERT_EQ(test_write_file(b.status_file, stopped, strlen(stopped)), 0);
 	snprintf(args, sizeof(args), "status --status-file %s", b.status_file);
-	ASSERT_EQ(run(args, &out, &err), 3);
+	ASSERT_EQ(test_ctl(args, &out, &err), 3);
 	ASSERT_CONTAINS(err, "has stopped");
 	free(out);
 	free(err);
 
 	publish(&b, false, 100);
 	snprintf(args, sizeof(args), "status --socket %s", b.sock);
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(out, "UNHEALTHY: stage ble stalled");
 	free(out);
 	free(err);
 
 	atomic_store(&fake_now, 130 * SEC); /* the main loop stopped publishing */
-	ASSERT_EQ(run(args, &out, &err), 3);
+	ASSERT_EQ(test_ctl(args, &out, &err), 3);
 	ASSERT_CONTAINS(err, "main loop");
 	free(out);
 	free(err);
@@ -282,13 +262,13 @@ TEST(status_through_the_socket_the_file_and_without_daemon)
 	/* no socket: the status file, with a note; no file either: exit 3 */
 	ASSERT_EQ(test_write_file(b.status_file, running, strlen(running)), 0);
 	snprintf(args, sizeof(args), "status --config %s", b.cfg);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(err, "showing");
 	ASSERT_CONTAINS(out, "healthy");
 	free(out);
 	free(err);
 	unlink(b.status_file);
-	ASSERT_EQ(run(args, &out, &err), 3);
+	ASSERT_EQ(test_ctl(args, &out, &err), 3);
 	ASSERT_CONTAINS(err, "is edgeboxd running");
 	free(out);
 	free(err);
@@ -305,14 +285,14 @@ TEST(pair_needs_the_daemon_list_and_unpair_work_both_ways)
 	READY();
 	ASSERT_EQ(box_init(&b, "pair", false), 0);
 	snprintf(args, sizeof(args), "pair --config %s", b.cfg);
-	ASSERT_EQ(run(args, &out, &err), 3);
+	ASSERT_EQ(test_ctl(args, &out, &err), 3);
 	ASSERT_CONTAINS(err, "lives in its memory");
 	free(out);
 	free(err);
 
 	ASSERT_EQ(box_init(&b, "pair2", true), 0);
 	snprintf(args, sizeof(args), "pair --name 'Front desk' --socket %s", b.sock);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	p = strstr(out, "PIN ");
 	ASSERT_MSG(p, "%s", out);
 	memcpy(pin, p + 4, 6);
@@ -324,7 +304,7 @@ TEST(pair_needs_the_daemon_list_and_unpair_work_both_ways)
 	ASSERT_EQ(control_pair_redeem(b.c, pin, "ipad", token, sizeof(token), &id), 0);
 
 	snprintf(args, sizeof(args), "pair --list --socket %s", b.sock);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "Front desk");
 	ASSERT_CONTAINS(out, "live");
 	ASSERT(!strstr(out, token));
@@ -332,12 +312,12 @@ TEST(pair_needs_the_daemon_list_and_unpair_work_both_ways)
 	free(err);
 
 	snprintf(args, sizeof(args), "unpair %lld --socket %s", (long long)id, b.sock);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "revoked");
 	free(out);
 	free(err);
 	ASSERT_EQ(control_token_check(b.c, token, NULL), -ENOENT);
-	ASSERT_EQ(run(args, &out, &err), 1); /* not live any more */
+	ASSERT_EQ(test_ctl(args, &out, &err), 1); /* not live any more */
 	ASSERT_CONTAINS(err, "not_found");
 	free(out);
 	free(err);
@@ -345,13 +325,13 @@ TEST(pair_needs_the_daemon_list_and_unpair_work_both_ways)
 
 	/* without the daemon: the list and a revoke straight from the store */
 	snprintf(args, sizeof(args), "pair --list --all --json --store %s", b.db);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "\"type\":\"device\"");
 	ASSERT_CONTAINS(out, "\"name\":\"Front desk\"");
 	free(out);
 	free(err);
 	snprintf(args, sizeof(args), "unpair 99 --store %s", b.db);
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(err, "no live staff device 99");
 	free(out);
 	free(err);
@@ -367,7 +347,7 @@ TEST(logs_filters_through_the_socket_and_the_store)
 	READY();
 	ASSERT_EQ(box_init(&b, "logs", true), 0);
 	snprintf(args, sizeof(args), "logs --socket %s", b.sock);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "escalation");
 	ASSERT_CONTAINS(out, "category=complaint");
 	ASSERT_CONTAINS(out, "withheld");
@@ -377,7 +357,7 @@ TEST(logs_filters_through_the_socket_and_the_store)
 	free(err);
 
 	snprintf(args, sizeof(args), "logs --kind offline --json --socket %s", b.sock);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "\"outcome\":\"timeout_connect\"");
 	ASSERT(!strstr(out, "escalation"));
 	free(out);
@@ -386,14 +366,14 @@ TEST(logs_filters_through_the_socket_and_the_store)
 
 	/* the daemon stopped: straight from the store, same filter */
 	snprintf(args, sizeof(args), "logs --kind escalation,offline --limit 1 --config %s", b.cfg);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(err, "reading");
 	ASSERT_CONTAINS(out, "offline");
 	ASSERT(!strstr(out, "escalation")); /* only the newest one */
 	free(out);
 	free(err);
 	snprintf(args, sizeof(args), "logs --since 1h --store %s/none.db", b.dir);
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(err, "none.db");
 	free(out);
 	free(err);
@@ -424,7 +404,7 @@ TEST(config_check_and_show)
 		snprintf(text, sizeof(text), "%s%s", cur, agent);
 		free(cur);
 		ASSERT_EQ(test_write_file(b.cfg, text, strlen(text)), 0);
-		ASSERT_EQ(run(args, &out, &err), 0);
+		ASSERT_EQ(test_ctl(args, &out, &err), 0);
 		ASSERT_CONTAINS(out, "valid");
 		free(out);
 		free(err);
@@ -434,25 +414,25 @@ TEST(config_check_and_show)
 		ASSERT_EQ(test_write_file(bad, text, strlen(text)), 0);
 	}
 	snprintf(args, sizeof(args), "config check %s", bad);
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(err, "bad.conf:3");
 	ASSERT_CONTAINS(err, "tikc_ms");
 	free(out);
 	free(err);
 	snprintf(args, sizeof(args), "config check %s --json", bad);
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(out, "\"valid\":false");
 	free(out);
 	free(err);
 
 	snprintf(args, sizeof(args), "config show --socket %s", b.sock);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "api_key = <redacted>");
 	ASSERT(!strstr(out, SECRET));
 	free(out);
 	free(err);
 	control_free(b.c);
-	ASSERT_EQ(run(args, &out, &err), 3);
+	ASSERT_EQ(test_ctl(args, &out, &err), 3);
 	free(out);
 	free(err);
 }
@@ -469,7 +449,7 @@ TEST(diag_through_the_socket_and_locally)
 	atomic_store(&fake_now, 100 * SEC);
 	snprintf(args, sizeof(args), "diag --json --socket %s", b.sock);
 	/* the test's config has no [agent]: the config check FAILs, so exit 1 */
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
 		cJSON *j = cJSON_Parse(l);
 
@@ -485,7 +465,7 @@ TEST(diag_through_the_socket_and_locally)
 
 	/* daemon gone: checked locally, said so, one line per check with the fix */
 	snprintf(args, sizeof(args), "diag --config %s", b.cfg);
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(err, "checking directly");
 	ASSERT_CONTAINS(out, "FAIL  config");
 	ASSERT_CONTAINS(out, "fix: ");
@@ -547,7 +527,7 @@ TEST(bundle_has_everything_and_no_customer_data)
 	atomic_store(&fake_now, 100 * SEC);
 	snprintf(tgz, sizeof(tgz), "%s/support.tar.gz", b.dir);
 	snprintf(args, sizeof(args), "bundle -o %s --socket %s --config %s", tgz, b.sock, b.cfg);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "wrote");
 	free(out);
 	free(err);
@@ -572,7 +552,7 @@ TEST(bundle_has_everything_and_no_customer_data)
 	 * what is missing */
 	ASSERT_EQ(test_write_file(b.status_file, stopped, strlen(stopped)), 0);
 	snprintf(args, sizeof(args), "bundle -o %s --config %s", tgz, b.cfg);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	free(out);
 	free(err);
 	ASSERT_MSG(bundle_clean(b.dir, tgz, why, sizeof(why)) == 0, "%s", why);
@@ -582,7 +562,7 @@ TEST(bundle_has_everything_and_no_customer_data)
 	free(man);
 
 	snprintf(args, sizeof(args), "bundle -o %s/no/such/dir/x.tar.gz --config %s", b.dir, b.cfg);
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(err, "no/such/dir");
 	free(out);
 	free(err);

@@ -1509,34 +1509,14 @@ TEST(a_shorter_image_leaves_no_tail_of_the_old_one)
 
 /* ---- the CLI ---------------------------------------------------------------------- */
 
-static char ctl[512];
-
-static int run(const char *args, char **out, char **err)
-{
-	char cmd[4096], o[512], e[512];
-	int st;
-
-	if (test_bin_path("edgeboxctl", ctl, sizeof(ctl)) < 0) {
-		*out = *err = NULL;
-		return -1;
-	}
-	snprintf(o, sizeof(o), "%s/out", test_tmpdir());
-	snprintf(e, sizeof(e), "%s/err", test_tmpdir());
-	snprintf(cmd, sizeof(cmd), "%s %s >%s 2>%s </dev/null", ctl, args, o, e);
-	st = system(cmd);
-	*out = test_read_file(o, NULL);
-	*err = test_read_file(e, NULL);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int cli_ready(void)
 {
 	char *out, *err;
-	int rc = run("update --help", &out, &err);
+	int rc = test_ctl("update --help", &out, &err);
 	int ok = rc == 0 && out && strstr(out, "edgeboxctl update BUNDLE");
 
 	if (!ok)
-		printf("    %s: 'edgeboxctl update --help' exited %d: %s", ctl, rc, err ? err : "");
+		printf("    edgeboxctl update --help exited %d: %s", rc, err ? err : "");
 	free(out);
 	free(err);
 	return ok;
@@ -1582,11 +1562,11 @@ TEST(cli_keygen_make_bundle_install_status_boot_mark_good)
 	ASSERT_EQ(test_write_file(cfg, args, strlen(args)), 0);
 
 	snprintf(args, sizeof(args), "update --keygen %s/rel.key", d);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "public_key = ");
 	free(out);
 	free(err);
-	ASSERT_EQ(run(args, &out, &err), 1); /* never overwritten */
+	ASSERT_EQ(test_ctl(args, &out, &err), 1); /* never overwritten */
 	ASSERT_CONTAINS(err, "never overwritten");
 	free(out);
 	free(err);
@@ -1596,7 +1576,7 @@ TEST(cli_keygen_make_bundle_install_status_boot_mark_good)
 		 "update --make-bundle --key %s/rel.key --hardware-id " HWID " --version 1.1.0 "
 		 "--payload %s/img -o %s/v110.ebx --build-time 1715679000 --json",
 		 d, d, d);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	j = json_event(out, "bundle");
 	ASSERT_MSG(j, "no bundle event: %s %s", out, err);
 	ASSERT_STREQ(cJSON_GetObjectItem(j, "version")->valuestring, "1.1.0");
@@ -1609,7 +1589,7 @@ TEST(cli_keygen_make_bundle_install_status_boot_mark_good)
 	ASSERT_EQ(variant(&b, "v110.ebx", "cut.ebx", 100, -1, false), 0);
 	ASSERT_EQ(variant(&b, "slot_b", "slot_b.before", -1, -1, false), 0);
 	snprintf(args, sizeof(args), "update %s/cut.ebx --config %s", d, cfg);
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	ASSERT_CONTAINS(err, "truncated at byte 100");
 	ASSERT_CONTAINS(err, "nothing was written");
 	free(out);
@@ -1617,7 +1597,7 @@ TEST(cli_keygen_make_bundle_install_status_boot_mark_good)
 	ASSERT(same_file(box_path(&b, "slot_b"), box_path(&b, "slot_b.before")));
 	ASSERT_EQ(access(box_path(&b, "state/update.state"), F_OK), -1);
 	snprintf(args, sizeof(args), "update %s/cut.ebx --config %s --json", d, cfg);
-	ASSERT_EQ(run(args, &out, &err), 1);
+	ASSERT_EQ(test_ctl(args, &out, &err), 1);
 	j = json_event(out, "error");
 	ASSERT(j);
 	ASSERT_STREQ(cJSON_GetObjectItem(j, "code")->valuestring, "bad_bundle");
@@ -1627,7 +1607,7 @@ TEST(cli_keygen_make_bundle_install_status_boot_mark_good)
 
 	/* Install with JSON progress. */
 	snprintf(args, sizeof(args), "update %s/v110.ebx --config %s --json", d, cfg);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	for (char *p = out; (p = strstr(p, "\"event\":\"progress\"")); p++)
 		progress_lines++;
 	ASSERT_MSG(progress_lines >= 9, "%d progress lines: %s", progress_lines, out);
@@ -1647,7 +1627,7 @@ TEST(cli_keygen_make_bundle_install_status_boot_mark_good)
 
 	/* Status, human and JSON. */
 	snprintf(args, sizeof(args), "update --status --config %s", cfg);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "active: slot b (trying 1.1.0)");
 	ASSERT_CONTAINS(out, "last rollback: never");
 	free(out);
@@ -1656,12 +1636,12 @@ TEST(cli_keygen_make_bundle_install_status_boot_mark_good)
 	/* Three failed starts, then the rollback; --status says why. */
 	snprintf(args, sizeof(args), "update --boot --config %s --json", cfg);
 	for (int i = 0; i < 3; i++) {
-		ASSERT_EQ(run(args, &out, &err), 0);
+		ASSERT_EQ(test_ctl(args, &out, &err), 0);
 		ASSERT_CONTAINS(out, "\"action\":\"trying\"");
 		free(out);
 		free(err);
 	}
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	j = json_event(out, "boot");
 	ASSERT(j);
 	ASSERT_STREQ(cJSON_GetObjectItem(j, "action")->valuestring, "rolled_back");
@@ -1671,7 +1651,7 @@ TEST(cli_keygen_make_bundle_install_status_boot_mark_good)
 	free(out);
 	free(err);
 	snprintf(args, sizeof(args), "update --status --config %s --json", cfg);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	j = cJSON_Parse(out);
 	ASSERT_MSG(j, "status --json: %s", out);
 	ASSERT_STREQ(cJSON_GetObjectItem(j, "active")->valuestring, "a");
@@ -1685,7 +1665,7 @@ TEST(cli_keygen_make_bundle_install_status_boot_mark_good)
 	free(out);
 	free(err);
 	snprintf(args, sizeof(args), "update --status --config %s", cfg);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "last rollback: ");
 	ASSERT_CONTAINS(out, "from slot b (1.1.0) to slot a: did not report healthy within 120 s "
 			     "after 3 starts");
@@ -1694,18 +1674,18 @@ TEST(cli_keygen_make_bundle_install_status_boot_mark_good)
 
 	/* Again, and this time it reports healthy. */
 	snprintf(args, sizeof(args), "update %s/v110.ebx --config %s", d, cfg);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "installed 1.1.0 into slot b");
 	ASSERT_CONTAINS(err, "writing"); /* progress, on standard error */
 	free(out);
 	free(err);
 	snprintf(args, sizeof(args), "update --mark-good --config %s", cfg);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "slot b (1.1.0) is now marked good");
 	free(out);
 	free(err);
 	snprintf(args, sizeof(args), "update --verify %s/v110.ebx --config %s", d, cfg);
-	ASSERT_EQ(run(args, &out, &err), 0);
+	ASSERT_EQ(test_ctl(args, &out, &err), 0);
 	ASSERT_CONTAINS(out, "would install");
 	ASSERT_CONTAINS(out, "into slot a");
 	free(out);
@@ -1747,19 +1727,19 @@ TEST(cli_help_and_usage_errors)
 
 	ASSERT_MSG(cli_ready(), "edgeboxctl lacks the update group");
 	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++) {
-		ASSERT_MSG(run(helps[i], &out, &err) == 0, "%s", helps[i]);
+		ASSERT_MSG(test_ctl(helps[i], &out, &err) == 0, "%s", helps[i]);
 		ASSERT_MSG(out && strstr(out, "Usage: edgeboxctl update") &&
 			       strstr(out, "Exit status"),
 			   "%s: %s", helps[i], out);
 		free(out);
 		free(err);
 	}
-	ASSERT_EQ(run("update --status --help", &out, &err), 0);
+	ASSERT_EQ(test_ctl("update --status --help", &out, &err), 0);
 	ASSERT_CONTAINS(out, "why the box last");
 	free(out);
 	free(err);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ASSERT_MSG(run(bad[i].args, &out, &err) == 2, "%s", bad[i].args);
+		ASSERT_MSG(test_ctl(bad[i].args, &out, &err) == 2, "%s", bad[i].args);
 		ASSERT_MSG(err && strstr(err, bad[i].msg), "%s: %s", bad[i].args, err);
 		free(out);
 		free(err);
@@ -1771,7 +1751,7 @@ TEST(cli_help_and_usage_errors)
 		snprintf(cfg, sizeof(cfg), "%s/noupdate.conf", test_tmpdir());
 		ASSERT_EQ(test_write_file(cfg, "[daemon]\ntick_ms = 100\n", 23), 0);
 		snprintf(args, sizeof(args), "update --status --config %s", cfg);
-		ASSERT_EQ(run(args, &out, &err), 1);
+		ASSERT_EQ(test_ctl(args, &out, &err), 1);
 		ASSERT_CONTAINS(err, "has no [update] section: add slot_a, slot_b, hardware_id");
 		free(out);
 		free(err);
